@@ -1,0 +1,123 @@
+package charger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Driver describes one charger driver: how to configure it and build it.
+type Driver struct {
+	// Name is the id used in config (`driver: goe`).
+	Name string
+	// Title is the human name (brand and protocol) for docs and HA.
+	Title string
+	// DefaultPollInterval fits the protocol (HTTP 2 s, Modbus 1–2 s).
+	DefaultPollInterval time.Duration
+	// DefaultPort is used when Address has no port.
+	DefaultPort int
+	// NewOptions returns a pointer to the driver's own options struct,
+	// filled with defaults. The config loader decodes the charger's
+	// `options:` block into it strictly (unknown keys are errors). Nil
+	// means the driver takes no options.
+	NewOptions func() any
+	// New builds the driver. It must not do I/O: a charger unreachable at
+	// start must never stop the daemon. opts is what NewOptions returned,
+	// decoded.
+	New func(s Settings, opts any, log *slog.Logger) (Charger, error)
+}
+
+// OptionsValidator is implemented by option structs that check themselves.
+type OptionsValidator interface {
+	Validate() error
+}
+
+// Registry maps driver names to drivers. The process has one, Default,
+// which drivers add themselves to in init(); tests may build their own.
+type Registry struct {
+	mu      sync.RWMutex
+	drivers map[string]Driver
+}
+
+// Default is the registry drivers register with.
+var Default = &Registry{}
+
+// Register adds d to the default registry; it panics on a duplicate or
+// incomplete driver, which is a programming error found at start.
+func Register(d Driver) { Default.Add(d) }
+
+// Add adds d; it panics on a duplicate name or a missing constructor.
+func (r *Registry) Add(d Driver) {
+	if d.Name == "" || d.New == nil {
+		panic("charger: driver needs a name and a constructor")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.drivers == nil {
+		r.drivers = map[string]Driver{}
+	}
+	if _, dup := r.drivers[d.Name]; dup {
+		panic(fmt.Sprintf("charger: driver %q registered twice", d.Name))
+	}
+	r.drivers[d.Name] = d
+}
+
+// Lookup returns the driver called name.
+func (r *Registry) Lookup(name string) (Driver, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.drivers[name]
+	return d, ok
+}
+
+// Names returns the registered driver names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, 0, len(r.drivers))
+	for n := range r.drivers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Simulator is a device simulator a driver package ships beside its driver.
+type Simulator struct {
+	// Name is the id for `evbridge sim <name>`, usually the driver name.
+	Name  string
+	Title string
+	// Run serves the simulated device on addr until ctx ends. ready, if
+	// not nil, is called with the bound address once it is listening.
+	Run func(ctx context.Context, addr string, ready func(bound string)) error
+}
+
+var (
+	simMu      sync.RWMutex
+	simulators = map[string]Simulator{}
+)
+
+// RegisterSimulator adds a simulator for `evbridge sim` and the demo.
+func RegisterSimulator(s Simulator) {
+	simMu.Lock()
+	defer simMu.Unlock()
+	if _, dup := simulators[s.Name]; dup {
+		panic(fmt.Sprintf("charger: simulator %q registered twice", s.Name))
+	}
+	simulators[s.Name] = s
+}
+
+// Simulators returns all registered simulators sorted by name.
+func Simulators() []Simulator {
+	simMu.RLock()
+	defer simMu.RUnlock()
+	out := make([]Simulator, 0, len(simulators))
+	for _, s := range simulators {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

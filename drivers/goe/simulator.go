@@ -1,0 +1,268 @@
+package goe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/simcar"
+)
+
+func init() {
+	charger.RegisterSimulator(charger.Simulator{
+		Name:  "goe",
+		Title: "go-e Charger (HTTP API v2), with a car plugged in",
+		Run:   runSimulator,
+	})
+}
+
+// runSimulator serves one simulated charger with a car plugged in until ctx
+// ends; it backs `evbridge sim goe`.
+func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
+	s := NewSimulator(SimConfig{Plugged: true})
+	if err := s.Start(ctx, addr); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(s.Addr())
+	}
+	<-ctx.Done()
+	return s.Close()
+}
+
+// SimConfig sets up a simulated go-e Charger. Zero fields take defaults.
+type SimConfig struct {
+	// Serial (sse, default "123456") and Firmware (fwv, default "059.4").
+	Serial, Firmware string
+	// Variant is 11 (11 kW, 16 A; the default) or 22 (22 kW, 32 A).
+	Variant int
+	// Car is the simulated car. Its clock (Car.Now) drives the device too.
+	Car simcar.Config
+	// Plugged starts with the car plugged in.
+	Plugged bool
+}
+
+// Fault is a misbehaviour the simulator can be told to show.
+type Fault int
+
+// Faults the simulator can inject into every HTTP reply.
+const (
+	FaultNone    Fault = iota
+	FaultHang          // accept the request, never answer until Close
+	FaultGarbage       // 200 with truncated JSON
+	FaultHTML          // 200 with an HTML page
+	FaultEmpty         // 200 with an empty body
+	FaultSlow          // answer normally after SetSlowDelay
+)
+
+// SimSnapshot is the simulator's present state: the settings as written and
+// the logic results of the last tick, i.e. what /api/status shows now.
+type SimSnapshot struct {
+	// Settings.
+	Amp, Ama, Frc, Psm int
+	Fna                string
+	// Logic results, refreshed once per tick.
+	Alw         bool
+	Acu         int // A offered to the car now
+	Car         int // carState 1..4
+	ModelStatus int
+	Err         int
+	Pnp         int // phases switched in
+	Nrg         [16]float64
+	Power       float64 // nrg[11], W
+	Currents    [3]float64
+	Voltages    [3]float64
+	Wh, Eto     float64
+	Rssi        int
+	Tma         []float64
+	// Identity.
+	Serial, Firmware, Typ string
+	Variant               int
+	// Plugged is the cable as the simulator holds it (not yet ticked).
+	Plugged bool
+	// PhaseSwitching is true while a phase switch pauses charging.
+	PhaseSwitching bool
+	// Tick counts logic runs; equal ticks mean equal logic results.
+	Tick uint64
+}
+
+// Simulator is a simulated go-e Charger with its HTTP API v2. It is safe
+// for concurrent use.
+type Simulator struct {
+	cfg SimConfig
+	car *simcar.Car
+	now func() time.Time
+
+	mu        sync.Mutex
+	dev       device
+	fault     Fault
+	slowDelay time.Duration
+	onSet     func(key, value string)
+	run       *simRun
+	addr      string
+}
+
+// simRun is one Start..Close lifetime.
+type simRun struct {
+	srv  *http.Server
+	ln   net.Listener
+	gone chan struct{} // closed when the device goes away
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+// NewSimulator returns a stopped simulator; Start makes it reachable.
+func NewSimulator(cfg SimConfig) *Simulator {
+	if cfg.Serial == "" {
+		cfg.Serial = "123456"
+	}
+	if cfg.Firmware == "" {
+		cfg.Firmware = "059.4"
+	}
+	if cfg.Variant != 22 {
+		cfg.Variant = 11
+	}
+	now := cfg.Car.Now
+	if now == nil {
+		now = time.Now
+	}
+	cfg.Car.Now = now
+	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: now, slowDelay: 3 * time.Second}
+	s.dev = newDevice(cfg)
+	s.car.Plug(cfg.Plugged)
+	s.dev.plugged = cfg.Plugged
+	s.step()
+	return s
+}
+
+// Start listens on addr (e.g. "127.0.0.1:0") and serves until Close or
+// until ctx ends. After Close it may be started again, on the same address.
+func (s *Simulator) Start(ctx context.Context, addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run != nil {
+		return errors.New("goe sim: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("goe sim: listen %s: %w", addr, err)
+	}
+	r := &simRun{ln: ln, gone: make(chan struct{})}
+	r.srv = &http.Server{Handler: s.handler(r), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(io.Discard, "", 0)}
+	s.run, s.addr = r, ln.Addr().String()
+	r.wg.Add(3)
+	go func() {
+		defer r.wg.Done()
+		_ = r.srv.Serve(ln)
+	}()
+	go func() { // the device logic runs once per second (introduction-en.md)
+		defer r.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				s.step()
+			case <-r.gone:
+				return
+			}
+		}
+	}()
+	go func() {
+		defer r.wg.Done()
+		select {
+		case <-ctx.Done():
+			s.stop(r)
+		case <-r.gone:
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound host:port of the last Start.
+func (s *Simulator) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Close takes the device off the network: the listener and every open
+// connection close, hung requests are dropped. The car stays as it was.
+func (s *Simulator) Close() error {
+	s.mu.Lock()
+	r := s.run
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	s.stop(r)
+	r.wg.Wait()
+	return nil
+}
+
+// stop ends run r once; the caller may or may not wait for it.
+func (s *Simulator) stop(r *simRun) {
+	r.once.Do(func() {
+		close(r.gone)
+		_ = r.srv.Close()
+		s.mu.Lock()
+		if s.run == r {
+			s.run = nil
+		}
+		s.mu.Unlock()
+	})
+}
+
+// Plug plugs the car in or out; the box notices at its next tick.
+func (s *Simulator) Plug(plugged bool) {
+	s.car.Plug(plugged)
+	s.mu.Lock()
+	s.dev.plugged = plugged
+	s.mu.Unlock()
+}
+
+// Snapshot returns what the device shows now.
+func (s *Simulator) Snapshot() SimSnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dev.snapshot(s.cfg, s.now())
+}
+
+// SetFault makes every following reply misbehave as f says.
+func (s *Simulator) SetFault(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
+}
+
+// SetSlowDelay sets how long FaultSlow waits before answering (default 3 s).
+func (s *Simulator) SetSlowDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowDelay = d
+}
+
+// OnSet registers fn, called for every key of every /api/set request
+// before the reply is sent; nil removes it.
+func (s *Simulator) OnSet(fn func(key, value string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSet = fn
+}
+
+// step runs the device logic once: it offers the car what the settings
+// allow and publishes the meter readings.
+func (s *Simulator) step() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dev.tick(s.now(), s.car)
+}

@@ -1,0 +1,33 @@
+# The README's commands. `make test` is what CI runs.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+
+.PHONY: test build lint fuzz bench demo
+
+## test: vet, then every test with the race detector (needs mosquitto on PATH).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+## build: the static binary the Dockerfile builds.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/evbridge ./cmd/evbridge
+
+## lint: formatting and staticcheck.
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
+	staticcheck ./...
+
+## fuzz: a short run of every fuzz target.
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzParseSetJSON -fuzztime 30s ./bridge/
+	$(GO) test -run XXX -fuzz FuzzParseStatus -fuzztime 30s ./drivers/goe/
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./bridge/config/
+
+## bench: the benchmarks whose numbers go into issue notes.
+bench:
+	$(GO) test -run XXX -bench . -benchtime 1x ./bridge/
+
+demo:
+	$(GO) run ./cmd/evbridge demo

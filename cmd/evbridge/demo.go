@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/evbridge/evbridge/bridge"
+	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/bridge/config"
+)
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", stderr)
+	mqttListen := fs.String("mqtt-listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
+	sims := fs.String("sim", "goe", "comma-separated simulators to run (see evbridge sim --list)")
+	count := fs.Int("chargers", 1, "how many of each simulated charger")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *count < 1 || *count > 500 {
+		return fmt.Errorf("--chargers %d: expected 1..500", *count)
+	}
+	cfg := config.Default()
+	cfg.MQTT.Embedded.Listen = *mqttListen
+	cfg.Log.Level = *level
+	log := newLogger(cfg.Log, stderr)
+
+	available := map[string]charger.Simulator{}
+	for _, s := range charger.Simulators() {
+		available[s.Name] = s
+	}
+	for _, name := range strings.Split(*sims, ",") {
+		name = strings.TrimSpace(name)
+		sim, ok := available[name]
+		if !ok {
+			return fmt.Errorf("--sim %q: no such simulator (have: %s)", name, simNames(available))
+		}
+		d, ok := charger.Default.Lookup(name)
+		if !ok {
+			return fmt.Errorf("simulator %q has no driver of the same name", name)
+		}
+		for i := 1; i <= *count; i++ {
+			addr, err := startSim(ctx, sim)
+			if err != nil {
+				return err
+			}
+			id := fmt.Sprintf("demo_%s", name)
+			if *count > 1 {
+				id = fmt.Sprintf("demo_%s_%d", name, i)
+			}
+			cc := config.Charger{Name: id, Driver: name, Address: addr, MaxCurrent: 16,
+				PollInterval: d.DefaultPollInterval, Timeout: 2 * time.Second}
+			if d.NewOptions != nil {
+				cc.Options = d.NewOptions()
+			}
+			cfg.Chargers = append(cfg.Chargers, cc)
+		}
+	}
+	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version})
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(*mqttListen)
+	fmt.Fprintf(stdout, `evbridge demo %s is running: embedded MQTT broker on %s, %d simulated charger(s).
+
+Watch everything:     mosquitto_sub -h %s -p %s -t 'evbridge/#' -v
+Set a current:        mosquitto_pub -h %s -p %s -t evbridge/%s/set/current_limit -m 10
+Home Assistant:       point its MQTT integration at this broker; the chargers appear by discovery.
+Stop with Ctrl-C.
+`, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name)
+	<-ctx.Done()
+	b.Stop()
+	return nil
+}
+
+// startSim runs a simulator on a free loopback port and returns its address.
+func startSim(ctx context.Context, sim charger.Simulator) (string, error) {
+	ready := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- sim.Run(ctx, "127.0.0.1:0", func(bound string) { ready <- bound })
+	}()
+	select {
+	case addr := <-ready:
+		return addr, nil
+	case err := <-errc:
+		return "", fmt.Errorf("simulator %s: %w", sim.Name, err)
+	case <-time.After(10 * time.Second):
+		return "", fmt.Errorf("simulator %s did not start", sim.Name)
+	}
+}
+
+func simNames(m map[string]charger.Simulator) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	fs := newFlags("sim", stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve the simulated device on")
+	list := fs.Bool("list", false, "list the simulators")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sims := charger.Simulators()
+	if *list || name == "" {
+		for _, s := range sims {
+			fmt.Fprintf(stdout, "%-12s %s\n", s.Name, s.Title)
+		}
+		if name == "" && !*list {
+			return errUsage
+		}
+		return nil
+	}
+	for _, s := range sims {
+		if s.Name == name {
+			return s.Run(ctx, *listen, func(bound string) {
+				fmt.Fprintf(stdout, "simulated %s listening on %s\n", s.Title, bound)
+			})
+		}
+	}
+	byName := map[string]charger.Simulator{}
+	for _, s := range sims {
+		byName[s.Name] = s
+	}
+	return fmt.Errorf("no simulator %q (have: %s)", name, simNames(byName))
+}

@@ -1,0 +1,7 @@
+// Package all links every driver into the binary; each driver registers
+// itself in its init.
+package all
+
+import (
+	_ "github.com/evbridge/evbridge/drivers/goe" // go-e Charger, HTTP API v2
+)

@@ -245,7 +245,7 @@ func (u *unit) publishState(st PublishedState) {
 		u.log.Error("encode state", "err", err)
 		return
 	}
-	u.b.link.publish(u.topic("state"), 1, true, payload)
+	u.b.link.publish(u.topic("state"), 0, true, payload)
 }
 
 // republish sends the retained state and availability again (after a

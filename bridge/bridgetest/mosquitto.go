@@ -23,6 +23,8 @@ type Mosquitto struct {
 	conf string
 	// Addr is host:port of the listener, stable across Restart.
 	Addr string
+	// TLSAddr is host:port of the TLS listener, when one was asked for.
+	TLSAddr string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -34,7 +36,12 @@ type Mosquitto struct {
 type MosquittoOptions struct {
 	// Users maps user name to password; when set, anonymous access is off.
 	Users map[string]string
+	// TLS adds a second listener speaking MQTT over TLS with these files.
+	TLS *TLSFiles
 }
+
+// TLSFiles are PEM files for a TLS listener.
+type TLSFiles struct{ CA, Cert, Key string }
 
 // StartMosquitto starts Mosquitto on a free 127.0.0.1 port and stops it when
 // the test ends. The test fails if Mosquitto is not installed: CI installs
@@ -56,7 +63,17 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOptions) *Mosquitto {
 	dir := t.TempDir()
 	port := FreePort(t)
 	m := &Mosquitto{t: t, bin: bin, Addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\npersistence false\nlog_dest stderr\n", port)
+	conf := fmt.Sprintf("per_listener_settings false\nlistener %d 127.0.0.1\npersistence false\nlog_dest stderr\n", port)
+	if os.Geteuid() == 0 {
+		// Mosquitto started as root drops to user "mosquitto", which cannot
+		// read the test's private temporary files.
+		conf += "user root\n"
+	}
+	if len(opts) > 0 && opts[0].TLS != nil {
+		tp := FreePort(t)
+		m.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tp)
+		conf += fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\n", tp, opts[0].TLS.CA, opts[0].TLS.Cert, opts[0].TLS.Key)
+	}
 	if len(opts) > 0 && len(opts[0].Users) > 0 {
 		pwfile := filepath.Join(dir, "passwd")
 		var lines bytes.Buffer
@@ -82,6 +99,9 @@ func StartMosquitto(t testing.TB, opts ...MosquittoOptions) *Mosquitto {
 	t.Cleanup(m.Stop)
 	return m
 }
+
+// TLSURL is the TLS listener's address as an MQTT URL.
+func (m *Mosquitto) TLSURL() string { return "ssl://" + m.TLSAddr }
 
 // URL is the broker address as an MQTT URL.
 func (m *Mosquitto) URL() string { return "tcp://" + m.Addr }

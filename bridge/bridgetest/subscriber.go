@@ -1,7 +1,10 @@
 package bridgetest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +34,38 @@ type Subscriber struct {
 	cond   chan struct{} // closed and replaced on every message
 }
 
+// ClientOptions are how a test client connects.
+type ClientOptions struct {
+	URL                string
+	Username, Password string
+	// CAFile verifies a TLS broker.
+	CAFile string
+}
+
 // Subscribe connects to brokerURL and subscribes to filter (e.g. "#").
 func Subscribe(t testing.TB, brokerURL, filter string) *Subscriber {
 	t.Helper()
+	return SubscribeWith(t, ClientOptions{URL: brokerURL}, filter)
+}
+
+// SubscribeWith is Subscribe with credentials or TLS.
+func SubscribeWith(t testing.TB, co ClientOptions, filter string) *Subscriber {
+	t.Helper()
+	brokerURL := co.URL
 	s := &Subscriber{t: t, url: brokerURL, latest: map[string]Message{}, cond: make(chan struct{})}
-	opts := paho.NewClientOptions().AddBroker(brokerURL).
+	opts := paho.NewClientOptions().AddBroker(brokerURL).SetUsername(co.Username).SetPassword(co.Password).
 		SetClientID(fmt.Sprintf("test-sub-%d", time.Now().UnixNano())).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetMaxReconnectInterval(500 * time.Millisecond).SetOrderMatters(true)
+	if co.CAFile != "" {
+		pemData, err := os.ReadFile(co.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pemData)
+		opts.SetTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	}
 	subscribed := make(chan struct{}, 1)
 	opts.SetOnConnectHandler(func(c paho.Client) {
 		c.Subscribe(filter, 1, func(_ paho.Client, m paho.Message) {

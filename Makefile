@@ -17,7 +17,7 @@ build:
 ## lint: formatting and staticcheck.
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
-	staticcheck ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
 
 ## fuzz: a short run of every fuzz target.
 fuzz:

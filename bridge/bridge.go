@@ -57,6 +57,8 @@ type Bridge struct {
 
 	backoffMax time.Duration
 
+	events hub
+
 	mu        sync.Mutex
 	announced map[string]string // discovery topic → payload last sent
 	connected bool

@@ -98,8 +98,6 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 // background, so an absent broker at start never stops the daemon.
 func (m *mqttLink) connect() { m.client.Connect() }
 
-func (m *mqttLink) connected() bool { return m.client.IsConnectionOpen() }
-
 // publish sends without waiting for the broker's acknowledgement; while
 // disconnected the message is dropped, and onConnect republishes all
 // retained state.

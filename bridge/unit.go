@@ -246,6 +246,8 @@ func (u *unit) publishState(st PublishedState) {
 		return
 	}
 	u.b.link.publish(u.topic("state"), 0, true, payload)
+	_, _, online := u.snapshot()
+	u.b.events.publish(Event{Charger: u.id, Available: online, State: st})
 }
 
 // republish sends the retained state and availability again (after a

@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "github.com/evbridge/evbridge/drivers/goe" // go-e Charger, HTTP API v2
+	_ "github.com/evbridge/evbridge/drivers/alfen" // Alfen Eve NG9xx, Modbus TCP
+	_ "github.com/evbridge/evbridge/drivers/goe"   // go-e Charger, HTTP API v2
 )

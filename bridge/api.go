@@ -47,8 +47,8 @@ func (u *unit) view() ChargerView {
 
 // Chargers returns every configured charger, in config order.
 func (b *Bridge) Chargers() []ChargerView {
-	out := make([]ChargerView, 0, len(b.units))
-	for _, u := range b.units {
+	out := []ChargerView{}
+	for _, u := range b.unitList() {
 		out = append(out, u.view())
 	}
 	return out
@@ -56,7 +56,7 @@ func (b *Bridge) Chargers() []ChargerView {
 
 // Charger returns one charger by id.
 func (b *Bridge) Charger(id string) (ChargerView, bool) {
-	u := b.byID[id]
+	u := b.unit(id)
 	if u == nil {
 		return ChargerView{}, false
 	}
@@ -67,7 +67,7 @@ func (b *Bridge) Charger(id string) (ChargerView, bool) {
 // `set` does (one code path for MQTT and HTTP). The error says why a
 // command was refused; it is also published on `<base>/<id>/error`.
 func (b *Bridge) Submit(id string, c Command, source string) error {
-	u := b.byID[id]
+	u := b.unit(id)
 	if u == nil {
 		return fmt.Errorf("%w %q", ErrUnknownCharger, id)
 	}

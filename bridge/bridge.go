@@ -17,6 +17,7 @@ import (
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/bridge/store"
 	"github.com/evbridge/evbridge/ha"
 )
 
@@ -35,6 +36,8 @@ type Options struct {
 	// CleanupWindow is how long evbridge collects retained discovery
 	// configs at start to remove those of chargers no longer configured (2 s).
 	CleanupWindow time.Duration
+	// Store keeps runtime changes across restarts; nil keeps them in memory.
+	Store *store.Store
 	// ReconnectMax caps the wait between broker reconnect attempts (2 s):
 	// the broker is on the LAN, and HA should see state again quickly.
 	ReconnectMax time.Duration
@@ -58,6 +61,11 @@ type Bridge struct {
 	backoffMax time.Duration
 
 	events hub
+	ctx    context.Context
+	store  *store.Store
+
+	unitsMu sync.RWMutex
+	pending map[string]Candidate // discovered, not yet accepted, by candidate id
 
 	mu        sync.Mutex
 	announced map[string]string // discovery topic → payload last sent
@@ -83,7 +91,7 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{
 		cfg: cfg, log: opts.Log, version: opts.Version, opts: opts,
 		base: cfg.MQTT.BaseTopic, byID: map[string]*unit{}, announced: map[string]string{},
-		backoffMax: opts.BackoffMax,
+		backoffMax: opts.BackoffMax, store: opts.Store, pending: map[string]Candidate{},
 		ha: ha.Options{
 			Prefix: cfg.HomeAssistant.Prefix, BaseTopic: cfg.MQTT.BaseTopic, BridgeID: cfg.MQTT.BaseTopic,
 			Version: opts.Version, SupportURL: "https://github.com/evbridge/evbridge",
@@ -100,6 +108,7 @@ func New(opts Options) (*Bridge, error) {
 		}
 		b.units = append(b.units, u)
 		b.byID[u.id] = u
+		u.cfgFromFile = true
 	}
 	return b, nil
 }
@@ -146,10 +155,12 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return err
 	}
 	b.link = link
-	link.connect()
-	for _, u := range b.units {
-		go u.run(ctx)
+	b.restoreChargers()
+	for _, u := range b.unitList() {
+		u.start(ctx)
 	}
+	b.ctx = ctx // from here on, chargers added at runtime start at once
+	link.connect()
 	return nil
 }
 
@@ -218,7 +229,7 @@ func (b *Bridge) onConnect(ctx context.Context) {
 	b.link.publish(b.base+"/bridge/state", 1, true, []byte("online"))
 	b.publishInfo()
 	b.announceAll(true)
-	for _, u := range b.units {
+	for _, u := range b.unitList() {
 		u.republish()
 	}
 	b.setConnected(true)
@@ -239,7 +250,7 @@ type BridgeInfo struct {
 func (b *Bridge) publishInfo() {
 	info := BridgeInfo{Version: b.version, Chargers: []string{}, Started: b.started.UTC().Format(time.RFC3339), Config: b.cfg.Redacted()}
 	drivers := map[string]bool{}
-	for _, u := range b.units {
+	for _, u := range b.unitList() {
 		info.Chargers = append(info.Chargers, u.id)
 		drivers[u.driver.Name] = true
 	}
@@ -281,7 +292,7 @@ func (b *Bridge) onHAStatus(ctx context.Context, payload []byte) {
 		}
 		b.link.publish(b.base+"/bridge/state", 1, true, []byte("online"))
 		b.announceAll(true)
-		for _, u := range b.units {
+		for _, u := range b.unitList() {
 			u.republish()
 		}
 	}()

@@ -42,7 +42,7 @@ func (b *Bridge) announceAll(force bool) {
 		return
 	}
 	b.send(ha.BridgeDevice(b.ha), force)
-	for _, u := range b.units {
+	for _, u := range b.unitList() {
 		b.announce(u, force)
 	}
 }
@@ -66,7 +66,7 @@ func (b *Bridge) send(m ha.Message, force bool) {
 // does: collect retained configs for a moment, then empty the stale ones.
 func (b *Bridge) removeStaleDiscovery(ctx context.Context) {
 	current := map[string]bool{}
-	for _, u := range b.units {
+	for _, u := range b.unitList() {
 		current[ha.ChargerObjectID(b.ha, u.id)] = true
 	}
 	bridgeTopic := ha.BridgeDevice(b.ha).Topic

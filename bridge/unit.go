@@ -31,6 +31,11 @@ type unit struct {
 	ip     string
 
 	notify chan struct{} // a command is pending
+	// cfgFromFile is true for chargers of the config file, false for those
+	// added at runtime (persisted in the state file).
+	cfgFromFile bool
+	stop        context.CancelFunc
+	done        chan struct{}
 
 	mu          sync.Mutex
 	pending     Command
@@ -61,6 +66,24 @@ func newUnit(b *Bridge, cfg config.Charger, d charger.Driver) (*unit, error) {
 }
 
 func (u *unit) topic(leaf string) string { return u.b.base + "/" + u.id + "/" + leaf }
+
+// start runs the worker until ctx ends or stopWorker is called.
+func (u *unit) start(ctx context.Context) {
+	ctx, u.stop = context.WithCancel(ctx)
+	u.done = make(chan struct{})
+	go func() {
+		defer close(u.done)
+		u.run(ctx)
+	}()
+}
+
+// stopWorker stops the worker and waits for it.
+func (u *unit) stopWorker() {
+	if u.stop != nil {
+		u.stop()
+		<-u.done
+	}
+}
 
 func (u *unit) run(ctx context.Context) {
 	defer func() {

@@ -10,6 +10,7 @@ package config
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,8 @@ type Config struct {
 	HomeAssistant HomeAssistant `yaml:"homeassistant"`
 	// Log controls the daemon's own log output.
 	Log Log `yaml:"log"`
+	// State is where runtime changes are kept across restarts.
+	State State `yaml:"state"`
 	// Chargers lists the chargers evbridge drives.
 	Chargers []Charger `yaml:"chargers"`
 	// Source is the file the configuration was read from, or "" when it
@@ -154,6 +157,36 @@ const unset = time.Duration(-1 << 63)
 
 // fallbackPollInterval is used for a driver that declares no default.
 const fallbackPollInterval = 2 * time.Second
+
+// State is where evbridge keeps what users change at runtime (accepted
+// chargers, modes, last setpoints).
+type State struct {
+	// File is the state file. A relative path is taken from the config
+	// file's directory; empty means evbridge-state.json beside the config
+	// file. The word "none" keeps state in memory only.
+	File string `yaml:"file"`
+}
+
+// DefaultStateFile is the state file's name beside the config file.
+const DefaultStateFile = "evbridge-state.json"
+
+// StateFile resolves State.File against the config file's directory; ""
+// means keep state in memory (State.File "none", or no config file and no
+// path given).
+func (c *Config) StateFile() string {
+	f := c.State.File
+	switch {
+	case f == "none":
+		return ""
+	case f == "" && c.Source == "":
+		return ""
+	case f == "":
+		return filepath.Join(filepath.Dir(c.Source), DefaultStateFile)
+	case filepath.IsAbs(f) || c.Source == "":
+		return f
+	}
+	return filepath.Join(filepath.Dir(c.Source), f)
+}
 
 // Default returns the configuration used when the file sets nothing: the
 // embedded broker, Home Assistant discovery on, and no chargers.

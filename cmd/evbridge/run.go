@@ -11,6 +11,7 @@ import (
 	"github.com/evbridge/evbridge/bridge"
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/bridge/store"
 	_ "github.com/evbridge/evbridge/drivers/all" // every driver registers itself
 )
 
@@ -50,7 +51,13 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version})
+	var st *store.Store
+	if path := cfg.StateFile(); path != "" {
+		if st, err = store.Open(path, log); err != nil {
+			return err
+		}
+	}
+	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version, Store: st})
 	if err != nil {
 		return err
 	}

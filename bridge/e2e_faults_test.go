@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -158,4 +159,37 @@ func writeTestCerts(t *testing.T, dir string) (caPath, certPath, keyPath string)
 		return p
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server.key", "EC PRIVATE KEY", keyDER)
+}
+
+// A command for the value the charger already has is not written (no
+// needless device writes, no flash wear).
+func TestNoWriteWhenDeviceHasValue(t *testing.T) {
+	ctx := bridgetest.Context(t)
+	m := bridgetest.StartMosquitto(t)
+	sim := startGoe(t, ctx)
+	var mu sync.Mutex
+	writes := 0
+	sim.OnSet(func(key, _ string) {
+		if key == "amp" {
+			mu.Lock()
+			writes++
+			mu.Unlock()
+		}
+	})
+	cfg := config.Default()
+	cfg.MQTT.Broker = m.URL()
+	cfg.Chargers = []config.Charger{goeCharger("garage", sim.Addr())}
+	sub := bridgetest.Subscribe(t, m.URL(), "evbridge/#")
+	startBridge(t, ctx, cfg)
+	msg := sub.WaitFor("evbridge/garage/state", wait, nil)
+	have := decodeState(t, msg)["current_limit"].(float64)
+	sub.Publish("evbridge/garage/set/current_limit", false, strconv.FormatFloat(have, 'f', -1, 64))
+	// A different value afterwards proves the first command was processed.
+	sub.Publish("evbridge/garage/set/enabled", false, "OFF")
+	waitSim(t, func() bool { return sim.Snapshot().Frc == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if writes != 0 {
+		t.Fatalf("charger already had %v A, but amp was written %d times", have, writes)
+	}
 }

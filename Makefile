@@ -5,10 +5,12 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 
 .PHONY: test build lint fuzz bench demo
 
-## test: vet, then every test with the race detector (needs mosquitto on PATH).
+## test: vet, every test with the race detector (needs mosquitto on PATH),
+## then the year-long solar replay, which is too slow under -race.
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 10m -run 'TestReplayYear' ./bridge/solar/
 
 ## build: the static binary the Dockerfile builds.
 build:

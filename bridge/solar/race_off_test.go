@@ -1,0 +1,5 @@
+//go:build !race
+
+package solar
+
+const raceEnabled = false

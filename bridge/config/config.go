@@ -26,6 +26,10 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// State is where runtime changes are kept across restarts.
 	State State `yaml:"state"`
+	// Site configures solar-surplus charging and the site limit.
+	Site Site `yaml:"site"`
+	// Meters lists the grid, PV and battery meters.
+	Meters []Meter `yaml:"meters"`
 	// Chargers lists the chargers evbridge drives.
 	Chargers []Charger `yaml:"chargers"`
 	// Source is the file the configuration was read from, or "" when it
@@ -128,6 +132,15 @@ type Charger struct {
 	// PollInterval. The default is 2s, or PollInterval when that is
 	// shorter.
 	Timeout time.Duration `yaml:"timeout"`
+	// Mode is the charging mode the solar controller starts with (off,
+	// now, minpv, pv, plan) until a user changes it at runtime; used only
+	// when site.grid_meter is set.
+	Mode string `yaml:"mode"`
+	// Priority orders chargers when surplus or the site limit is short;
+	// higher goes first, equal priorities share equally.
+	Priority int `yaml:"priority"`
+	// Phases is how many phases the charger is wired with (1 or 3).
+	Phases int `yaml:"phases"`
 	// Options is the decoded `options:` block: the pointer the driver's
 	// NewOptions returned, holding its defaults where the block is silent.
 	// It is nil when the driver takes no options.
@@ -203,7 +216,8 @@ func Default() *Config {
 			Prefix:      DefaultHAPrefix,
 			StatusTopic: DefaultHAStatusTopic,
 		},
-		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log:  Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Site: defaultSite(),
 	}
 }
 
@@ -211,6 +225,8 @@ func Default() *Config {
 // it; the decoder calls it for every new slice element.
 func (c *Charger) setDefaults() {
 	c.MaxCurrent = DefaultMaxCurrent
+	c.Mode = DefaultChargerMode
+	c.Phases = DefaultChargerPhase
 	c.PollInterval = unset
 	c.Timeout = unset
 }

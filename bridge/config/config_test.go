@@ -69,6 +69,9 @@ func TestParseChargers(t *testing.T) {
 		{Name: "carport", Driver: "modbusdrv", Address: "2001:db8::1", MaxCurrent: 16, PollInterval: 10 * time.Second,
 			Timeout: 3 * time.Second, Line: 14, Options: &testOptions{UnitID: 1}},
 	}
+	for i := range want {
+		want[i].Mode, want[i].Phases = DefaultChargerMode, DefaultChargerPhase
+	}
 	if !reflect.DeepEqual(cfg.Chargers, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg.Chargers, want)
 	}

@@ -35,6 +35,7 @@ type defaulter interface{ setDefaults() }
 // them.
 var extraKeys = map[reflect.Type][]string{
 	reflect.TypeFor[Charger](): {"options"},
+	reflect.TypeFor[Meter]():   {"options"},
 }
 
 // decoder decodes a yaml.v3 node tree into Go values strictly, by

@@ -16,7 +16,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			"  client_id: a",
 			"mqttt:",
 			"  x: 1",
-		), []wantErr{{3, "mqttt", `unknown key "mqttt"; did you mean mqtt? (valid keys: mqtt, homeassistant, log, state, chargers)`}}},
+		), []wantErr{{3, "mqttt", `unknown key "mqttt"; did you mean mqtt? (valid keys: mqtt, homeassistant, log, state, site, meters, chargers)`}}},
 		{"unknown nested key", doc(
 			"mqtt:",
 			"  tls:",
@@ -32,7 +32,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			"    driver: goe",
 			"    address: 192.0.2.20",
 			"    max_curent: 10",
-		), []wantErr{{5, "chargers[0].max_curent", "did you mean max_current? (valid keys: name, driver, address, max_current, poll_interval, timeout, options)"}}},
+		), []wantErr{{5, "chargers[0].max_curent", "did you mean max_current? (valid keys: name, driver, address, max_current, poll_interval, timeout, mode, priority, phases, options)"}}},
 		{"unknown option key", doc(
 			"chargers:",
 			"  - name: wallbox",

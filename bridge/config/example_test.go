@@ -35,11 +35,12 @@ func TestExampleDefaults(t *testing.T) {
 		t.Fatalf("%v\n%s", err, uncommented)
 	}
 	def := Default()
-	if !reflect.DeepEqual(cfg.MQTT, def.MQTT) || cfg.HomeAssistant != def.HomeAssistant || cfg.Log != def.Log {
+	if !reflect.DeepEqual(cfg.MQTT, def.MQTT) || cfg.HomeAssistant != def.HomeAssistant || cfg.Log != def.Log ||
+		cfg.Site != def.Site || cfg.State != def.State {
 		t.Errorf("documented defaults differ:\n%+v\nwant\n%+v", cfg, def)
 	}
 	want := Charger{Name: "garage", Driver: "goe", Address: "192.0.2.20", MaxCurrent: DefaultMaxCurrent,
-		PollInterval: 2 * time.Second, Timeout: DefaultTimeout, Line: cfg.Chargers[0].Line}
+		Mode: DefaultChargerMode, Phases: DefaultChargerPhase, PollInterval: 2 * time.Second, Timeout: DefaultTimeout, Line: cfg.Chargers[0].Line}
 	if len(cfg.Chargers) != 2 || !reflect.DeepEqual(cfg.Chargers[0], want) {
 		t.Errorf("chargers = %+v, want first %+v", cfg.Chargers, want)
 	}
@@ -75,7 +76,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	}
 	for _, k := range keys {
 		name := k[strings.LastIndex(k, ".")+1:]
-		if !regexp.MustCompile(`(?m)^[ ]*(# )?(- )?` + name + `:`).Match(data) {
+		if !regexp.MustCompile(`(?m)^[ ]*(#+[ ]+)?(- )?` + name + `:`).Match(data) {
 			t.Errorf("%s is not in %s", k, examplePath)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/bridge/meter"
 )
 
 // Load reads and parses the configuration file at path; see Parse.
@@ -52,7 +53,9 @@ func Parse(data []byte, source string, reg *charger.Registry) (*Config, error) {
 			d.expand(root, "", baseDir)
 			d.decode(root, reflect.ValueOf(cfg).Elem(), "", 0)
 			d.chargers(cfg, reg)
+			d.meters(cfg, meter.Default)
 			d.validate(cfg, reg, baseDir)
+			d.validateSite(cfg, meter.Default)
 		}
 	}
 	if len(d.errs) > 0 {
@@ -183,28 +186,34 @@ func (d *decoder) chargers(cfg *Config, reg *charger.Registry) {
 // options decodes a charger's options block into what its driver's
 // NewOptions returns, and lets the options validate themselves.
 func (d *decoder) options(c *Charger, drv charger.Driver, path string) {
+	c.Options = d.optionsBlock(path, drv.Name, drv.NewOptions)
+}
+
+// optionsBlock decodes the `options:` block below path (a charger or a
+// meter) into what newOptions returns, and lets the options validate
+// themselves.
+func (d *decoder) optionsBlock(path, driver string, newOptions func() any) any {
 	path += ".options"
 	n, key := d.nodes[path], d.keys[path]
 	if r := resolve(n); r == nil || isNull(r) || r.Kind == yaml.MappingNode && len(r.Content) == 0 {
 		n = nil // no options, or an empty block: the driver's defaults
 	}
-	if drv.NewOptions == nil {
+	if newOptions == nil {
 		if n != nil {
-			d.errorf(key, path, "driver %s takes no options; remove this block", drv.Name)
+			d.errorf(key, path, "driver %s takes no options; remove this block", driver)
 		}
-		return
+		return nil
 	}
-	opts := drv.NewOptions()
+	opts := newOptions()
 	if rv := reflect.ValueOf(opts); rv.Kind() != reflect.Pointer || rv.IsNil() {
-		d.errorf(key, path, "driver %s is broken: NewOptions returned %T, not a pointer", drv.Name, opts)
-		return
+		d.errorf(key, path, "driver %s is broken: NewOptions returned %T, not a pointer", driver, opts)
+		return nil
 	}
-	c.Options = opts
 	if n != nil {
 		before := len(d.errs)
 		d.decode(n, reflect.ValueOf(opts).Elem(), path, 1)
 		if len(d.errs) > before {
-			return
+			return opts
 		}
 	}
 	if v, ok := opts.(charger.OptionsValidator); ok {
@@ -216,4 +225,5 @@ func (d *decoder) options(c *Charger, drv charger.Driver, path string) {
 			d.errorf(at, path, "%v", err)
 		}
 	}
+	return opts
 }

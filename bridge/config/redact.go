@@ -81,7 +81,7 @@ func redact(v reflect.Value, secret bool) any {
 			f := v.Type().FieldByIndex(fields[name])
 			out[name] = redact(v.FieldByIndex(fields[name]), isSecret(name, f))
 		}
-		if v.Type() == reflect.TypeFor[Charger]() {
+		if t := v.Type(); t == reflect.TypeFor[Charger]() || t == reflect.TypeFor[Meter]() {
 			out["options"] = redact(v.FieldByName("Options"), false)
 		}
 		return out

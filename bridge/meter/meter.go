@@ -1,0 +1,111 @@
+// Package meter is the contract between evbridge's core and its meter
+// drivers (grid, PV and home-battery meters for solar-surplus charging and
+// load management), and the registry meter drivers add themselves to. Like
+// bridge/charger it imports nothing of the core.
+package meter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Reading is one meter reading in the meter's own sign convention; the
+// core applies the configured role, sign and scale. Pointer fields are nil
+// when the meter does not measure them.
+type Reading struct {
+	// Power is the total active power, W.
+	Power *float64 `json:"power,omitempty"`
+	// Currents and Voltages are per phase L1..L3, A and V. Currents carry
+	// the same sign as Power where the meter tells direction.
+	Currents []float64 `json:"currents,omitempty"`
+	Voltages []float64 `json:"voltages,omitempty"`
+	// EnergyImport and EnergyExport are lifetime counters, kWh.
+	EnergyImport *float64 `json:"energy_import,omitempty"`
+	EnergyExport *float64 `json:"energy_export,omitempty"`
+	// SoC is a battery's state of charge, %.
+	SoC *float64 `json:"soc,omitempty"`
+	// Measured is when the device took the reading, if it says; zero
+	// otherwise. A value that stops changing with Measured is stale.
+	Measured time.Time `json:"measured,omitzero"`
+}
+
+// Settings is what the core tells a meter driver.
+type Settings struct {
+	Name    string
+	Address string
+	Timeout time.Duration
+}
+
+// Meter is the one interface every meter driver implements.
+type Meter interface {
+	Read(ctx context.Context) (Reading, error)
+}
+
+// Closer releases a meter driver's connections.
+type Closer interface{ Close() error }
+
+// Driver describes one meter driver (see charger.Driver for the fields).
+type Driver struct {
+	Name                string
+	Title               string
+	DefaultPollInterval time.Duration
+	DefaultPort         int
+	// NewOptions returns a pointer to the driver's options with defaults;
+	// the config loader decodes the meter's `options:` block into it
+	// strictly. Nil: no options.
+	NewOptions func() any
+	// New builds the driver without I/O.
+	New func(s Settings, opts any, log *slog.Logger) (Meter, error)
+}
+
+// Registry maps meter driver names to drivers.
+type Registry struct {
+	mu      sync.RWMutex
+	drivers map[string]Driver
+}
+
+// Default is the registry meter drivers register with in init().
+var Default = &Registry{}
+
+// Register adds d to the default registry; it panics on a duplicate.
+func Register(d Driver) { Default.Add(d) }
+
+// Add adds d; it panics on a duplicate name or a missing constructor.
+func (r *Registry) Add(d Driver) {
+	if d.Name == "" || d.New == nil {
+		panic("meter: driver needs a name and a constructor")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.drivers == nil {
+		r.drivers = map[string]Driver{}
+	}
+	if _, dup := r.drivers[d.Name]; dup {
+		panic(fmt.Sprintf("meter: driver %q registered twice", d.Name))
+	}
+	r.drivers[d.Name] = d
+}
+
+// Lookup returns the driver called name.
+func (r *Registry) Lookup(name string) (Driver, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.drivers[name]
+	return d, ok
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.drivers))
+	for n := range r.drivers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -32,6 +32,24 @@ func BridgeDevice(o Options) Message {
 		AvailabilityTopic: bridgeState, ValueTemplate: tplCount("chargers")})
 	cs.add("started", component{Platform: pSensor, Name: "Started", DeviceClass: "timestamp", EntityCategory: diagnostic,
 		AvailabilityTopic: bridgeState, ValueTemplate: tplNonEmpty("started")})
+	if o.Site {
+		site := o.BaseTopic + "/site/state"
+		for _, k := range []struct{ key, name string }{
+			{"grid_power", "Grid power"}, {"pv_power", "PV power"}, {"battery_power", "Battery power"},
+			{"house_power", "House power"}, {"surplus", "Surplus power"},
+		} {
+			c := measurement(k.name, "power", "W", 0, tplValue(k.key))
+			c.StateTopic, c.AvailabilityTopic = site, bridgeState
+			cs.add(k.key, c)
+		}
+		soc := measurement("Battery charge", "battery", "%", 0, tplValue("battery_soc"))
+		soc.StateTopic, soc.AvailabilityTopic = site, bridgeState
+		cs.add("battery_soc", soc)
+		cs.add("meter_problem", component{Platform: pBinarySensor, Name: "Grid meter problem", DeviceClass: "problem",
+			StateTopic: site, AvailabilityTopic: bridgeState, ValueTemplate: tplOnOffNot("meter_ok")})
+		cs.add("site_control", component{Platform: pSensor, Name: "Site controller", Icon: "mdi:transmission-tower",
+			StateTopic: site, AvailabilityTopic: bridgeState, ValueTemplate: tplText("meter_reason")})
+	}
 
 	p := devicePayload{
 		Device: deviceInfo{

@@ -26,6 +26,9 @@ const (
 	KeyPhases         = "phases"          // select, when CanSwitchPhases
 	KeyPhasesActive   = "phases_active"   // sensor, otherwise
 	KeyMode           = "mode"            // select, when Modes is not empty
+	KeyControl        = "control_reason"  // sensor, when Modes is not empty
+	KeyPlanEnergy     = "plan_energy"     // number, when Plan
+	KeyPlanDeparture  = "plan_departure"  // text, when Plan
 	KeyError          = "error"
 	KeyTemperature    = "temperature"
 	KeyRSSI           = "rssi"
@@ -43,6 +46,7 @@ const (
 	pNumber       = "number"
 	pSelect       = "select"
 	pSwitch       = "switch"
+	pText         = "text"
 	diagnostic    = "diagnostic"
 )
 
@@ -132,6 +136,16 @@ func chargerComponents(o Options, c ChargerInfo) map[string]component {
 	if modes := cleanModes(c.Modes); len(modes) > 0 {
 		cs.add(KeyMode, component{Platform: pSelect, Name: "Mode", Options: modes, Icon: "mdi:solar-power",
 			ValueTemplate: tplNonEmpty("mode"), CommandTopic: set + "mode", QoS: 1})
+		cs.add(KeyControl, component{Platform: pSensor, Name: "Controller", Icon: "mdi:head-cog-outline",
+			ValueTemplate: tplText("control_reason")})
+		if c.Plan {
+			cs.add(KeyPlanEnergy, component{Platform: pNumber, Name: "Plan energy", DeviceClass: "energy", Unit: "kWh",
+				ValueTemplate: tplValue("plan_energy"), CommandTopic: set + "plan_energy",
+				Min: ptr(0.0), Max: ptr(150.0), Step: ptr(0.5), Mode: "box", QoS: 1})
+			cs.add(KeyPlanDeparture, component{Platform: pText, Name: "Plan departure", Icon: "mdi:clock-end",
+				ValueTemplate: tplText("plan_departure"), CommandTopic: set + "plan_departure",
+				Pattern: `^([01][0-9]|2[0-3]):[0-5][0-9]$`, QoS: 1})
+		}
 	}
 
 	cs.add(KeyError, component{Platform: pSensor, Name: "Error", Icon: "mdi:alert-circle-outline", ValueTemplate: tplDeviceError()})

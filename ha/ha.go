@@ -34,6 +34,9 @@ type Options struct {
 	// WebURL is the bridge's own web UI (configuration_url of the bridge
 	// device); "" if none.
 	WebURL string
+	// Site adds the site controller's sensors (grid, PV, battery, house,
+	// surplus power, meter state) to the bridge device.
+	Site bool
 }
 
 // ChargerInfo describes one charger: identity and capabilities.
@@ -50,6 +53,9 @@ type ChargerInfo struct {
 	MinCurrent, MaxCurrent, CurrentStep float64 // A
 	CanEnable, CanSwitchPhases          bool
 	Modes                               []string // options of the mode select; empty → no mode entity
+	// Plan adds the plan-mode entities (target energy, departure time);
+	// only with Modes.
+	Plan bool
 }
 
 // Message is one MQTT publication.

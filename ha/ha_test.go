@@ -75,6 +75,7 @@ var entityTable = [][6]string{
 	{"last_error", "sensor", "", "", "", "diagnostic"},
 	{"link_problem", "binary_sensor", "problem", "", "", "diagnostic"},
 	{"last_seen", "sensor", "timestamp", "", "", "diagnostic"},
+	{"control_reason", "sensor", "", "", "", ""},
 }
 
 func TestChargerEntityTable(t *testing.T) {
@@ -373,7 +374,7 @@ func TestMergeRemovals(t *testing.T) {
 		}
 	}
 	sort.Strings(removed)
-	want := []string{"enabled=switch", "mode=select", "phases=select"}
+	want := []string{"control_reason=sensor", "enabled=switch", "mode=select", "phases=select"}
 	if !slices.Equal(removed, want) {
 		t.Errorf("removal entries: want %v, got %v", want, removed)
 	}

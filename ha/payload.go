@@ -66,6 +66,7 @@ type component struct {
 	Max               *float64 `json:"max,omitempty"`
 	Step              *float64 `json:"step,omitempty"`
 	Mode              string   `json:"mode,omitempty"`
+	Pattern           string   `json:"pattern,omitempty"`
 	QoS               int      `json:"qos,omitempty"`
 }
 

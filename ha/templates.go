@@ -35,6 +35,12 @@ func tplOnOff(key string) string {
 	return "{% set v = value_json.get('" + key + "') %}{{ 'None' if v is none else ('ON' if v else 'OFF') }}"
 }
 
+// tplOnOffNot renders a JSON bool inverted (true → OFF), for a problem
+// sensor fed by an "ok" flag.
+func tplOnOffNot(key string) string {
+	return "{% set v = value_json.get('" + key + "') %}{{ 'None' if v is none else ('OFF' if v else 'ON') }}"
+}
+
 // tplInRange renders a number only inside [min, max], else None: HA's
 // number entity logs an error for every out-of-range state (a paused
 // charger often reports 0 A offered), so such states read as unknown.

@@ -16,6 +16,8 @@ var chargerInfos = []ha.ChargerInfo{
 		Identity:      charger.Identity{Brand: "go-e", Model: "Gemini flex 22", Serial: "012345", Firmware: "56.2"},
 		CanSetCurrent: true, MinCurrent: 6, MaxCurrent: 32, CurrentStep: 1, CanEnable: true, CanSwitchPhases: true,
 		Modes: []string{"off", "now", "minpv", "pv"}},
+	{ID: "planner", CanSetCurrent: true, MinCurrent: 6, MaxCurrent: 16, CurrentStep: 1, CanEnable: true,
+		Modes: []string{"off", "now", "minpv", "pv", "plan"}, Plan: true},
 	{ID: "carport"}, // no capabilities, empty identity
 	{ID: "drive_way-2", Identity: charger.Identity{Serial: "only-serial"}, CanEnable: true},
 	{ID: "alfen_ACE0001", Name: "Einfahrt – links", WebURL: "https://10.0.0.9:8443/ui",
@@ -31,6 +33,7 @@ var optionSets = []ha.Options{
 	{},
 	{Prefix: "hass", BaseTopic: "home/evbridge", BridgeID: "Bridge 2", Version: "dev", SupportURL: "not a url",
 		WebURL: "http://evbridge.local:8080/"},
+	{Version: "2.0.0", Site: true},
 }
 
 // TestHAPayloadsValid: everything package ha builds passes Validate, Lint

@@ -17,6 +17,7 @@ import (
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/bridge/meter"
 	"github.com/evbridge/evbridge/bridge/store"
 	"github.com/evbridge/evbridge/ha"
 )
@@ -36,6 +37,8 @@ type Options struct {
 	// CleanupWindow is how long evbridge collects retained discovery
 	// configs at start to remove those of chargers no longer configured (2 s).
 	CleanupWindow time.Duration
+	// Meters is the meter driver registry (meter.Default when nil).
+	Meters *meter.Registry
 	// Store keeps runtime changes across restarts; nil keeps them in memory.
 	Store *store.Store
 	// ReconnectMax caps the wait between broker reconnect attempts (2 s):
@@ -63,6 +66,7 @@ type Bridge struct {
 	events hub
 	ctx    context.Context
 	store  *store.Store
+	site   *siteLoop // nil when the controller is off
 
 	unitsMu sync.RWMutex
 	pending map[string]Candidate // discovered, not yet accepted, by candidate id
@@ -96,6 +100,14 @@ func New(opts Options) (*Bridge, error) {
 			Prefix: cfg.HomeAssistant.Prefix, BaseTopic: cfg.MQTT.BaseTopic, BridgeID: cfg.MQTT.BaseTopic,
 			Version: opts.Version, SupportURL: "https://github.com/evbridge/evbridge",
 		},
+	}
+	if cfg.SiteEnabled() {
+		b.ha.Site = true
+		site, err := newSiteLoop(b)
+		if err != nil {
+			return nil, err
+		}
+		b.site = site
 	}
 	for _, cc := range cfg.Chargers {
 		d, ok := opts.Registry.Lookup(cc.Driver)
@@ -161,6 +173,9 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	b.ctx = ctx // from here on, chargers added at runtime start at once
 	link.connect()
+	if b.site != nil {
+		b.site.start(ctx)
+	}
 	return nil
 }
 

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evbridge/evbridge/bridge/config"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Command is one requested change to a charger. Nil fields are not asked
@@ -17,10 +19,23 @@ type Command struct {
 	CurrentLimit *float64 `json:"current_limit,omitempty"`
 	Enabled      *bool    `json:"enabled,omitempty"`
 	Phases       *int     `json:"phases,omitempty"`
+	// Mode and the plan settings go to the solar controller, not to the
+	// device.
+	Mode          *string  `json:"mode,omitempty"`
+	PlanEnergy    *float64 `json:"plan_energy,omitempty"`
+	PlanDeparture *string  `json:"plan_departure,omitempty"`
 }
 
 // Empty reports whether the command asks for nothing.
-func (c Command) Empty() bool { return c.CurrentLimit == nil && c.Enabled == nil && c.Phases == nil }
+func (c Command) Empty() bool { return !c.device() && !c.control() }
+
+// device reports whether c asks anything of the charger itself.
+func (c Command) device() bool { return c.CurrentLimit != nil || c.Enabled != nil || c.Phases != nil }
+
+// control reports whether c changes the controller's settings.
+func (c Command) control() bool {
+	return c.Mode != nil || c.PlanEnergy != nil || c.PlanDeparture != nil
+}
 
 // merge overlays newer fields onto c: the latest value of each field wins.
 func (c *Command) merge(newer Command) {
@@ -33,12 +48,21 @@ func (c *Command) merge(newer Command) {
 	if newer.Phases != nil {
 		c.Phases = newer.Phases
 	}
+	if newer.Mode != nil {
+		c.Mode = newer.Mode
+	}
+	if newer.PlanEnergy != nil {
+		c.PlanEnergy = newer.PlanEnergy
+	}
+	if newer.PlanDeparture != nil {
+		c.PlanDeparture = newer.PlanDeparture
+	}
 }
 
 // commandFields are the keys a `set` message may carry, in the order they
 // are applied: phases first (a switch pauses charging), then the current,
 // then enabled so that enabling happens at the new current.
-var commandFields = []string{"phases", "current_limit", "enabled"}
+var commandFields = []string{"phases", "current_limit", "enabled", "mode", "plan_energy", "plan_departure"}
 
 // maxCommandBytes bounds a command payload; anything larger is not a command.
 const maxCommandBytes = 4096
@@ -115,10 +139,53 @@ func ParseSetField(field string, payload []byte) (Command, error) {
 			return cmd, err
 		}
 		cmd.Phases = &p
+	case "mode", "plan_departure":
+		if err := cmd.setText(field, s); err != nil {
+			return cmd, err
+		}
+	case "plan_energy":
+		v, err := parseNumber(s)
+		if err != nil {
+			return cmd, fmt.Errorf("plan_energy: %w", err)
+		}
+		if err := cmd.setPlanEnergy(v); err != nil {
+			return cmd, err
+		}
 	default:
 		return cmd, unknownField(field)
 	}
 	return cmd, nil
+}
+
+// modes are the charging modes a `mode` command may name.
+var modes = config.ChargerModes
+
+func (c *Command) setText(field, s string) error {
+	switch field {
+	case "mode":
+		for _, m := range modes {
+			if s == m {
+				c.Mode = &s
+				return nil
+			}
+		}
+		return fmt.Errorf("mode: expected one of %s, got %q", strings.Join(modes, ", "), truncate(s, 40))
+	case "plan_departure":
+		if _, err := time.Parse("15:04", s); err != nil || len(s) != 5 {
+			return fmt.Errorf("plan_departure: expected a time of day as HH:MM, got %q", truncate(s, 40))
+		}
+		c.PlanDeparture = &s
+		return nil
+	}
+	return unknownField(field)
+}
+
+func (c *Command) setPlanEnergy(v float64) error {
+	if v < 0 || v > 150 {
+		return fmt.Errorf("plan_energy: expected 0 to 150 kWh, got %v", v)
+	}
+	c.PlanEnergy = &v
+	return nil
 }
 
 func (c *Command) setJSON(key string, raw json.RawMessage) error {
@@ -147,6 +214,18 @@ func (c *Command) setJSON(key string, raw json.RawMessage) error {
 			return err
 		}
 		c.Phases = &p
+	case "mode", "plan_departure":
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return fmt.Errorf("%s: expected a string, got %s", key, preview(raw))
+		}
+		return c.setText(key, str)
+	case "plan_energy":
+		v, err := parseNumber(strings.Trim(s, `"`))
+		if err != nil || s == "null" {
+			return fmt.Errorf("plan_energy: expected a number of kWh, got %s", preview(raw))
+		}
+		return c.setPlanEnergy(v)
 	default:
 		return unknownField(key)
 	}

@@ -29,6 +29,11 @@ func TestParseSetJSON(t *testing.T) {
 		{in: `{"enabled":2}`, wantErr: "enabled: expected true or false"},
 		{in: `{"phases":2}`, wantErr: "phases: expected 1 or 3"},
 		{in: `{"mode":"pv","colour":1}`, wantErr: `unknown field "colour"`},
+		{in: `{"mode":"turbo"}`, wantErr: "mode: expected one of off, now"},
+		{in: `{"mode":3}`, wantErr: "mode: expected a string"},
+		{in: `{"mode":"pv","plan_energy":20,"plan_departure":"07:30"}`, want: Command{Mode: ptr("pv"), PlanEnergy: ptr(20.0), PlanDeparture: ptr("07:30")}},
+		{in: `{"plan_energy":-1}`, wantErr: "plan_energy: expected 0 to 150"},
+		{in: `{"plan_departure":"7:30pm"}`, wantErr: "HH:MM"},
 		{in: `{"a":1,"b":2}`, wantErr: `unknown field "b"`}, // every error is reported
 		{in: strings.Repeat(" ", 5000), wantErr: "at most 4096"},
 	}
@@ -66,6 +71,10 @@ func TestParseSetField(t *testing.T) {
 		{field: "enabled", in: "yes please", wantErr: "ON/OFF"},
 		{field: "phases", in: "2", wantErr: "expected 1 or 3"},
 		{field: "power", in: "1", wantErr: `unknown field "power"`},
+		{field: "mode", in: "minpv", want: Command{Mode: ptr("minpv")}},
+		{field: "mode", in: "PV", wantErr: "expected one of"},
+		{field: "plan_energy", in: "12.5", want: Command{PlanEnergy: ptr(12.5)}},
+		{field: "plan_departure", in: "25:00", wantErr: "HH:MM"},
 	}
 	for _, c := range cases {
 		got, err := ParseSetField(c.field, []byte(c.in))
@@ -118,5 +127,6 @@ func FuzzParseSetJSON(f *testing.F) {
 func ptr[T any](v T) *T { return &v }
 
 func sameCommand(a, b Command) bool {
-	return eqPtr(a.CurrentLimit, b.CurrentLimit) && eqPtr(a.Enabled, b.Enabled) && eqPtr(a.Phases, b.Phases)
+	return eqPtr(a.CurrentLimit, b.CurrentLimit) && eqPtr(a.Enabled, b.Enabled) && eqPtr(a.Phases, b.Phases) &&
+		eqPtr(a.Mode, b.Mode) && eqPtr(a.PlanEnergy, b.PlanEnergy) && eqPtr(a.PlanDeparture, b.PlanDeparture)
 }

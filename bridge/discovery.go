@@ -24,6 +24,9 @@ func (u *unit) chargerInfo() ha.ChargerInfo {
 		info.MinCurrent, info.MaxCurrent, info.CurrentStep = u.currentRange(cs)
 	}
 	_, info.CanEnable = u.dev.(charger.Enabler)
+	if u.b.site != nil {
+		info.Modes, info.Plan = modes, true
+	}
 	_, info.CanSwitchPhases = u.dev.(charger.PhaseSwitcher)
 	return info
 }

@@ -25,6 +25,11 @@ type PublishedState struct {
 	LinkProblem bool `json:"link_problem"`
 	// LastSeen is when the charger last answered (RFC 3339).
 	LastSeen string `json:"last_seen,omitempty"`
+	// Mode, ControlReason and the plan come from the solar controller.
+	Mode          string   `json:"mode,omitempty"`
+	ControlReason string   `json:"control_reason,omitempty"`
+	PlanEnergy    *float64 `json:"plan_energy,omitempty"`
+	PlanDeparture string   `json:"plan_departure,omitempty"`
 }
 
 func newPublishedState(s charger.State) PublishedState {
@@ -63,7 +68,9 @@ func significantChange(prev, next PublishedState) bool {
 		!eqPtr(prev.Charging, next.Charging) {
 		return true
 	}
-	if prev.IP != next.IP || prev.LastError != next.LastError || prev.LinkProblem != next.LinkProblem {
+	if prev.IP != next.IP || prev.LastError != next.LastError || prev.LinkProblem != next.LinkProblem ||
+		prev.Mode != next.Mode || prev.ControlReason != next.ControlReason || !eqPtr(prev.PlanEnergy, next.PlanEnergy) ||
+		prev.PlanDeparture != next.PlanDeparture {
 		return true
 	}
 	if !near(a.CurrentLimit, b.CurrentLimit, 0.01) || !near(a.Power, b.Power, deadbandPower) ||

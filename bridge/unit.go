@@ -47,6 +47,8 @@ type unit struct {
 	lowRSSI     time.Time // since when RSSI has been below -75 dBm
 	lastError   string
 	written     map[string]writtenValue
+	ctl         control // the controller's settings, shown in the state
+	ctlReason   string
 }
 
 func newUnit(b *Bridge, cfg config.Charger, d charger.Driver) (*unit, error) {
@@ -169,6 +171,7 @@ func (u *unit) poll(ctx context.Context) {
 		u.lastError = ""
 	}
 	next.LastError = u.lastError
+	u.fillControl(&next)
 	next.LinkProblem = u.rssiProblem(st.RSSI, now)
 	becameOnline := u.available == nil || !*u.available
 	u.available = charger.Ptr(true)
@@ -296,4 +299,41 @@ func (u *unit) snapshot() (PublishedState, bool, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.state, u.polled, u.available != nil && *u.available
+}
+
+// fillControl copies the controller's view into st; the caller holds u.mu.
+func (u *unit) fillControl(st *PublishedState) {
+	if u.b.site == nil {
+		return
+	}
+	st.Mode, st.ControlReason, st.PlanDeparture = u.ctl.Mode, u.ctlReason, u.ctl.PlanDeparture
+	st.PlanEnergy = nil
+	if u.ctl.PlanEnergy > 0 {
+		st.PlanEnergy = charger.Ptr(u.ctl.PlanEnergy)
+	}
+}
+
+// setControl records the controller's settings and, when reason is not
+// empty, its latest reason, and publishes the state if that changed it.
+func (u *unit) setControl(c control, reason string) {
+	u.mu.Lock()
+	u.ctl = c
+	if reason != "" {
+		u.ctlReason = reason
+	}
+	if !u.polled {
+		u.mu.Unlock()
+		return
+	}
+	prev := u.state
+	next := prev
+	u.fillControl(&next)
+	changed := significantChange(prev, next)
+	if changed {
+		u.state, u.publishedAt = next, time.Now()
+	}
+	u.mu.Unlock()
+	if changed {
+		u.publishState(next)
+	}
 }

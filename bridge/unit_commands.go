@@ -45,6 +45,9 @@ func (u *unit) validate(c Command) error {
 			errs = append(errs, fmt.Errorf("phases: %w", charger.ErrNotSupported))
 		}
 	}
+	if c.control() && u.b.site == nil {
+		errs = append(errs, errors.New("mode and plan need the solar controller, which is off: set site.grid_meter in the config"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -63,6 +66,12 @@ func (u *unit) submit(c Command, source string) error {
 	if err := u.validate(c); err != nil {
 		u.reportError(source, err)
 		return err
+	}
+	if c.control() {
+		u.b.site.setControl(u, c)
+	}
+	if !c.device() {
+		return nil
 	}
 	u.mu.Lock()
 	u.pending.merge(c)

@@ -26,6 +26,11 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseSetJSON -fuzztime 30s ./bridge/
 	$(GO) test -run XXX -fuzz FuzzParseStatus -fuzztime 30s ./drivers/goe/
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./bridge/config/
+	$(GO) test -run XXX -fuzz FuzzV1ParseStatus -fuzztime 30s ./drivers/goe/
+	$(GO) test -run XXX -fuzz FuzzParseStatus -fuzztime 30s ./drivers/openevse/
+	$(GO) test -run XXX -fuzz FuzzParseProps -fuzztime 30s ./drivers/openevse/
+	$(GO) test -run XXX -fuzz FuzzParseVitals -fuzztime 30s ./drivers/tesla/
+	$(GO) test -run XXX -fuzz FuzzDecodeBlock -fuzztime 30s ./drivers/modbusx/
 
 ## bench: the benchmarks whose numbers go into issue notes.
 bench:

@@ -9,4 +9,6 @@ import (
 	_ "github.com/evbridge/evbridge/drivers/heidelberg" // Heidelberg Energy Control, Modbus RTU via gateway
 	_ "github.com/evbridge/evbridge/drivers/kebamodbus" // KEBA P30/P40, Modbus TCP
 	_ "github.com/evbridge/evbridge/drivers/mennekes"   // Mennekes AMTRON (HCC3, Bender), Modbus TCP
+	_ "github.com/evbridge/evbridge/drivers/openevse"   // OpenEVSE WiFi gateway v4+, claims API
+	_ "github.com/evbridge/evbridge/drivers/tesla"      // Tesla Wall Connector Gen 3, read-only
 )

@@ -1,6 +1,8 @@
 // Package goe drives go-e Chargers (HOME+/V3, Gemini, Gemini flex, CORE,
-// PRO, HOMEfix) over their local HTTP API v2, and ships a simulator of the
-// device beside the driver.
+// PRO, HOMEfix) over their local HTTP API v2 (driver goe), and older ones
+// over API v1 (driver goe_v1, see v1.go; DetectAPI tells which a box
+// speaks). It ships a simulator of the device beside the drivers, serving
+// either API from one device model.
 //
 // Protocol reference: go-e, "go-eCharger-API-v2", repository
 // goecharger/go-eCharger-API-v2 @ b4d7f85325f5fd7243d007f7fd639ac2db16c5da
@@ -25,10 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,12 +83,9 @@ const statusFilter = "car,alw,frc,amp,ama,nrg,wh,eto,err,psm,pnp,fwv,sse,typ,var
 
 // Driver talks to one go-e Charger. It is safe for concurrent use.
 type Driver struct {
-	base    string // http://host:port
-	token   string
-	timeout time.Duration
-	maxCur  float64
-	client  *http.Client
-	log     *slog.Logger
+	conn
+	maxCur float64
+	log    *slog.Logger
 
 	mu        sync.Mutex
 	ama       int  // ampere_max seen at the last poll, 0 if unknown
@@ -101,41 +97,14 @@ func New(s charger.Settings, o *Options, log *slog.Logger) (*Driver, error) {
 	if o == nil {
 		o = &Options{}
 	}
-	if err := o.Validate(); err != nil {
+	c, err := newConn(s, o, "is HTTP API v2 enabled in the app?")
+	if err != nil {
 		return nil, err
-	}
-	host := strings.TrimSpace(s.Address)
-	if host == "" {
-		return nil, errors.New("goe: address is empty")
-	}
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		host = net.JoinHostPort(strings.Trim(host, "[]"), "80")
-	}
-	u, err := url.Parse("http://" + host)
-	if err != nil || u.Host != host || u.Path != "" {
-		return nil, fmt.Errorf("goe: bad address %q", s.Address)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
-	}
-	tr := &http.Transport{
-		Proxy:               nil, // a LAN device: never go through a proxy
-		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	return &Driver{
-		base:    "http://" + host,
-		token:   o.Token,
-		timeout: timeout,
-		maxCur:  s.MaxCurrent,
-		client:  &http.Client{Transport: tr}, // each request is bounded by its context
-		log:     log.With("driver", "goe", "charger", s.Name),
-	}, nil
+	return &Driver{conn: c, maxCur: s.MaxCurrent, log: log.With("driver", "goe", "charger", s.Name)}, nil
 }
 
 // Poll reads the charger's state with one status request.
@@ -160,6 +129,9 @@ func (d *Driver) Poll(ctx context.Context) (charger.State, error) {
 			d.log.Info("charger answered 400 to the status filter; some keys are not supported by this model")
 		}
 		d.mu.Unlock()
+	case http.StatusNotFound:
+		return charger.State{}, fmt.Errorf("goe: read status: %w: http 404: no /api/status "+
+			"(HTTP API v2 is off in the app, or the charger has only API v1: driver goe_v1)", charger.ErrBadReply)
 	default:
 		return charger.State{}, fmt.Errorf("goe: read status: %w: http %d: %s",
 			charger.ErrBadReply, code, snippet(body))
@@ -183,14 +155,7 @@ func (d *Driver) CurrentRange() (min, max, step float64) {
 	d.mu.Lock()
 	ama := d.ama
 	d.mu.Unlock()
-	max = keyMaxCurrent
-	if ama >= minCurrent {
-		max = float64(ama)
-	}
-	if d.maxCur > 0 && d.maxCur < max {
-		max = math.Floor(d.maxCur)
-	}
-	return minCurrent, max, 1
+	return currentRange(ama, d.maxCur)
 }
 
 // SetCurrent sets amp to amps rounded down to whole amperes: rounding up
@@ -198,15 +163,12 @@ func (d *Driver) CurrentRange() (min, max, step float64) {
 // refused here, before anything is sent.
 func (d *Driver) SetCurrent(ctx context.Context, amps float64) error {
 	lo, hi, _ := d.CurrentRange()
-	if math.IsNaN(amps) || math.IsInf(amps, 0) {
-		return fmt.Errorf("goe: set current %v A: %w: not a number", amps, charger.ErrRejected)
+	a, err := wholeAmps(amps, lo, hi)
+	if err != nil {
+		return fmt.Errorf("goe: set current %v A: %w", amps, err)
 	}
-	a := math.Floor(amps + 1e-6) // 9.9999999 from float arithmetic is 10
-	if a < lo || a > hi {
-		return fmt.Errorf("goe: set current %v A: %w: outside %v..%v A", amps, charger.ErrRejected, lo, hi)
-	}
-	if err := d.set(ctx, "amp", strconv.Itoa(int(a))); err != nil {
-		return fmt.Errorf("goe: set current %v A: %w", a, err)
+	if err := d.set(ctx, "amp", strconv.Itoa(a)); err != nil {
+		return fmt.Errorf("goe: set current %d A: %w", a, err)
 	}
 	return nil
 }
@@ -259,37 +221,6 @@ func (d *Driver) set(ctx context.Context, key, value string) error {
 		return fmt.Errorf("%w: http %d: %s", charger.ErrBadReply, code, snippet(body))
 	}
 	return parseSetReply(body, key)
-}
-
-// get sends one GET within the driver's timeout and returns status and body.
-func (d *Driver) get(ctx context.Context, path string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.base+path, nil)
-	if err != nil {
-		return 0, nil, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if d.token != "" {
-		req.Header.Set("Authorization", "Bearer "+d.token)
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
-	if err != nil {
-		return 0, nil, fmt.Errorf("read reply: %w", err)
-	}
-	if len(body) > maxReplyBytes {
-		return 0, nil, fmt.Errorf("%w: reply larger than %d bytes", charger.ErrBadReply, maxReplyBytes)
-	}
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") || looksHTML(body) {
-		return 0, nil, fmt.Errorf("%w: http %d: got HTML, not JSON (is HTTP API v2 enabled in the app?)",
-			charger.ErrBadReply, resp.StatusCode)
-	}
-	return resp.StatusCode, body, nil
 }
 
 var (

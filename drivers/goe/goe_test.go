@@ -56,7 +56,7 @@ func dump(v any) string {
 
 // consistentPoll polls between two equal snapshots, so the reading and the
 // snapshot describe the same logic tick.
-func consistentPoll(t *testing.T, s *Simulator, d *Driver) (charger.State, SimSnapshot) {
+func consistentPoll(t *testing.T, s *Simulator, d charger.Charger) (charger.State, SimSnapshot) {
 	t.Helper()
 	for range 50 {
 		before := s.Snapshot()
@@ -72,7 +72,7 @@ func consistentPoll(t *testing.T, s *Simulator, d *Driver) (charger.State, SimSn
 	return charger.State{}, SimSnapshot{}
 }
 
-func pollUntil(t *testing.T, d *Driver, what string, cond func(charger.State) bool) charger.State {
+func pollUntil(t *testing.T, d charger.Charger, what string, cond func(charger.State) bool) charger.State {
 	t.Helper()
 	var st charger.State
 	eventually(t, what, func() (bool, any) {

@@ -33,6 +33,7 @@ const (
 type device struct {
 	// Settings, written by /api/set and shown at once.
 	amp, ama, frc, psm int
+	flashAmp           int // amp as stored in flash (v1's amx leaves it)
 	fna                string
 	maxAmp             int // variant's hardware limit
 	plugged            bool
@@ -55,7 +56,7 @@ func newDevice(cfg SimConfig) device {
 	if cfg.Variant == 22 {
 		hw = 32
 	}
-	return device{amp: hw, ama: hw, maxAmp: hw, fna: "go-eCharger", booted: cfg.Car.Now()}
+	return device{amp: hw, flashAmp: hw, ama: hw, maxAmp: hw, fna: "go-eCharger", booted: cfg.Car.Now()}
 }
 
 // tick is one run of the box's charging logic (once per second).
@@ -131,7 +132,7 @@ func (d *device) values(cfg SimConfig, now time.Time) map[string]any {
 
 func (d *device) snapshot(cfg SimConfig, now time.Time) SimSnapshot {
 	return SimSnapshot{
-		Amp: d.amp, Ama: d.ama, Frc: d.frc, Psm: d.psm, Fna: d.fna,
+		Amp: d.amp, AmpFlash: d.flashAmp, Ama: d.ama, Frc: d.frc, Psm: d.psm, Fna: d.fna,
 		Alw: d.alw, Acu: d.acu, Car: d.car, ModelStatus: d.modelStatus, Pnp: d.pnp,
 		Nrg: d.nrg, Power: d.nrg[11], Currents: [3]float64(d.nrg[4:7]),
 		Voltages: [3]float64(d.nrg[0:3]), Wh: d.wh, Eto: d.eto, Rssi: -58,
@@ -162,7 +163,11 @@ func (d *device) set(key, value string) error {
 	}
 	switch key {
 	case "amp":
-		return setInt(&d.amp, simcar.MinCurrent, 32)
+		if err := setInt(&d.amp, simcar.MinCurrent, 32); err != nil {
+			return err
+		}
+		d.flashAmp = d.amp
+		return nil
 	case "ama":
 		return setInt(&d.ama, simcar.MinCurrent, d.maxAmp)
 	case "frc":
@@ -191,11 +196,13 @@ func (s *Simulator) handler(run *simRun) http.Handler {
 			return
 		}
 		s.mu.Lock()
-		fault, delay, onSet := s.fault, s.slowDelay, s.onSet
+		fault, delay, onSet, api := s.fault, s.slowDelay, s.onSet, s.cfg.API
+		s.requests[req.URL.Path]++
 		s.mu.Unlock()
-		if req.URL.Path == "/api/set" && fault != FaultNone && fault != FaultSlow && onSet != nil {
-			for _, k := range sortedKeys(req) {
-				onSet(k, req.URL.Query().Get(k))
+		if fault != FaultNone && fault != FaultSlow && onSet != nil {
+			// A hung or broken reply still lets the test see what arrived.
+			for _, kv := range setPairs(req, api) {
+				onSet(kv[0], kv[1])
 			}
 		}
 		switch fault {
@@ -227,10 +234,14 @@ func (s *Simulator) handler(run *simRun) http.Handler {
 				return
 			}
 		}
-		switch req.URL.Path {
-		case "/api/status":
+		switch {
+		case api == 1 && req.URL.Path == "/status":
+			s.serveStatusV1(w)
+		case api == 1 && req.URL.Path == "/mqtt":
+			s.serveSetV1(w, req, onSet)
+		case api == 2 && req.URL.Path == "/api/status":
 			s.serveStatus(w, req)
-		case "/api/set":
+		case api == 2 && req.URL.Path == "/api/set":
 			s.serveSet(w, req, onSet)
 		default:
 			http.Error(w, "Nothing matches the given URI", http.StatusNotFound)

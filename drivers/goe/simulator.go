@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -19,22 +20,10 @@ func init() {
 	charger.RegisterSimulator(charger.Simulator{
 		Name:  "goe",
 		Title: "go-e Charger (HTTP API v2), with a car plugged in",
-		Run:   runSimulator,
+		Run: func(ctx context.Context, addr string, ready func(bound string)) error {
+			return runSim(ctx, addr, ready, SimConfig{Plugged: true})
+		},
 	})
-}
-
-// runSimulator serves one simulated charger with a car plugged in until ctx
-// ends; it backs `evbridge sim goe`.
-func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Plugged: true})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
 }
 
 // SimConfig sets up a simulated go-e Charger. Zero fields take defaults.
@@ -47,6 +36,10 @@ type SimConfig struct {
 	Car simcar.Config
 	// Plugged starts with the car plugged in.
 	Plugged bool
+	// API is the local HTTP API served: 2 (the default; /api/status,
+	// /api/set) or 1 (/status, /mqtt?payload=, for driver goe_v1). The
+	// device model is the same.
+	API int
 }
 
 // Fault is a misbehaviour the simulator can be told to show.
@@ -65,8 +58,10 @@ const (
 // SimSnapshot is the simulator's present state: the settings as written and
 // the logic results of the last tick, i.e. what /api/status shows now.
 type SimSnapshot struct {
-	// Settings.
+	// Settings. AmpFlash is amp as stored in flash: API v1's amx changes
+	// Amp alone, and Reboot restores Amp from AmpFlash.
 	Amp, Ama, Frc, Psm int
+	AmpFlash           int
 	Fna                string
 	// Logic results, refreshed once per tick.
 	Alw         bool
@@ -105,6 +100,7 @@ type Simulator struct {
 	fault     Fault
 	slowDelay time.Duration
 	onSet     func(key, value string)
+	requests  map[string]int // by path
 	run       *simRun
 	addr      string
 }
@@ -123,8 +119,14 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Serial == "" {
 		cfg.Serial = "123456"
 	}
+	if cfg.API != 1 {
+		cfg.API = 2
+	}
 	if cfg.Firmware == "" {
 		cfg.Firmware = "059.4"
+		if cfg.API == 1 {
+			cfg.Firmware = "040"
+		}
 	}
 	if cfg.Variant != 22 {
 		cfg.Variant = 11
@@ -134,7 +136,8 @@ func NewSimulator(cfg SimConfig) *Simulator {
 		now = time.Now
 	}
 	cfg.Car.Now = now
-	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: now, slowDelay: 3 * time.Second}
+	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: now, slowDelay: 3 * time.Second,
+		requests: map[string]int{}}
 	s.dev = newDevice(cfg)
 	s.car.Plug(cfg.Plugged)
 	s.dev.plugged = cfg.Plugged
@@ -257,6 +260,23 @@ func (s *Simulator) OnSet(fn func(key, value string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onSet = fn
+}
+
+// Requests returns how many HTTP requests each path got, faults included.
+func (s *Simulator) Requests() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
+// Reboot restarts the box's firmware in place: settings kept in flash
+// survive, amp returns to its flash value (what API v1's amx changed is
+// lost), the uptime restarts. The network side is untouched.
+func (s *Simulator) Reboot() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dev.amp = s.dev.flashAmp
+	s.dev.booted = s.now()
 }
 
 // step runs the device logic once: it offers the car what the settings

@@ -28,7 +28,7 @@ func BenchmarkSetToDevice(b *testing.B) {
 			got <- time.Now()
 		}
 	})
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	c := goeCharger("garage", sim.Addr())
 	c.PollInterval = 2 * time.Second // the default: commands must not wait for a poll
@@ -73,7 +73,7 @@ func BenchmarkStateToMQTT(b *testing.B) {
 	}))
 	b.Cleanup(front.Close)
 
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	c := goeCharger("garage", front.Listener.Addr().String())
 	c.PollInterval = 250 * time.Millisecond

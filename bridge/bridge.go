@@ -176,6 +176,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 	if b.site != nil {
 		b.site.start(ctx)
 	}
+	go b.runDiscovery(ctx)
 	return nil
 }
 

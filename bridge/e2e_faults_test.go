@@ -37,7 +37,7 @@ func TestLatestCommandWins(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	c := goeCharger("garage", sim.Addr())
 	c.Timeout = 3 * time.Second
@@ -74,7 +74,7 @@ func TestBadChargerDoesNotBlockOthers(t *testing.T) {
 	good, bad, hung := startGoe(t, ctx), startGoe(t, ctx), startGoe(t, ctx)
 	bad.SetFault(goe.FaultGarbage)
 	hung.SetFault(goe.FaultHang)
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	cfg.Chargers = []config.Charger{goeCharger("good", good.Addr()), goeCharger("bad", bad.Addr()), goeCharger("hung", hung.Addr())}
 	sub := bridgetest.Subscribe(t, m.URL(), "evbridge/#")
@@ -108,7 +108,7 @@ func TestBrokerAuthAndTLS(t *testing.T) {
 	})
 	sub := bridgetest.SubscribeWith(t, bridgetest.ClientOptions{URL: m.TLSURL(), Username: "evb", Password: "s3cret", CAFile: ca}, "evbridge/#")
 
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.TLSURL()
 	cfg.MQTT.Username, cfg.MQTT.Password = "evb", "s3cret"
 	cfg.MQTT.TLS.CAFile = ca
@@ -118,7 +118,7 @@ func TestBrokerAuthAndTLS(t *testing.T) {
 	sub.WaitFor("evbridge/garage/state", wait, nil)
 
 	// Wrong password: the bridge keeps retrying and never publishes.
-	bad := config.Default()
+	bad := testConfig()
 	bad.MQTT.Broker = m.URL()
 	bad.MQTT.BaseTopic = "intruder"
 	bad.MQTT.ClientID = "intruder"
@@ -176,7 +176,7 @@ func TestNoWriteWhenDeviceHasValue(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	cfg.Chargers = []config.Charger{goeCharger("garage", sim.Addr())}
 	sub := bridgetest.Subscribe(t, m.URL(), "evbridge/#")

@@ -91,13 +91,13 @@ func payloadIs(s string) func(bridgetest.Message) bool {
 
 func TestEndToEndMosquitto(t *testing.T) {
 	m := bridgetest.StartMosquitto(t)
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	endToEnd(t, cfg, m)
 }
 
 func TestEndToEndEmbeddedBroker(t *testing.T) {
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Embedded.Listen = fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
 	endToEnd(t, cfg, nil)
 }
@@ -283,4 +283,12 @@ func waitSim(t testing.TB, cond func() bool) {
 
 func contextWithCancel(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(parent)
+}
+
+// testConfig is the default config without mDNS browsing: tests send
+// traffic only to loopback (mDNS would multicast on every interface).
+func testConfig() *config.Config {
+	c := config.Default()
+	c.Discovery.MDNS = false
+	return c
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/evbridge/evbridge/bridge"
 	"github.com/evbridge/evbridge/bridge/bridgetest"
-	"github.com/evbridge/evbridge/bridge/config"
 	"github.com/evbridge/evbridge/bridge/store"
 )
 
@@ -39,7 +38,7 @@ func TestRuntimeChargersPendingAcceptPersist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
+	cfg := testConfig()
 	cfg.MQTT.Broker = m.URL()
 	sub := bridgetest.Subscribe(t, m.URL(), "#")
 	b, err := bridge.New(bridge.Options{Config: cfg, Log: testLogger(t), Version: "test", Store: st, CleanupWindow: 200 * time.Millisecond})

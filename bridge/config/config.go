@@ -26,6 +26,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// State is where runtime changes are kept across restarts.
 	State State `yaml:"state"`
+	// Discovery controls how evbridge finds chargers by itself.
+	Discovery Discovery `yaml:"discovery"`
 	// Site configures solar-surplus charging and the site limit.
 	Site Site `yaml:"site"`
 	// Meters lists the grid, PV and battery meters.
@@ -216,8 +218,9 @@ func Default() *Config {
 			Prefix:      DefaultHAPrefix,
 			StatusTopic: DefaultHAStatusTopic,
 		},
-		Log:  Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		Site: defaultSite(),
+		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Site:      defaultSite(),
+		Discovery: defaultDiscovery(),
 	}
 }
 

@@ -56,6 +56,7 @@ func Parse(data []byte, source string, reg *charger.Registry) (*Config, error) {
 			d.meters(cfg, meter.Default)
 			d.validate(cfg, reg, baseDir)
 			d.validateSite(cfg, meter.Default)
+			d.validateDiscovery(&cfg.Discovery)
 		}
 	}
 	if len(d.errs) > 0 {

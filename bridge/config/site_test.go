@@ -70,6 +70,10 @@ func TestSiteErrors(t *testing.T) {
 		{[]string{"meters:", "  - name: grid", "    driver: testmeter", "    options:", "      topc: x"}, `unknown key "topc"; did you mean topic?`},
 		{[]string{"chargers:", "  - name: a", "    driver: goe", "    address: 192.0.2.1", "    mode: turbo"}, "chargers[0].mode"},
 		{[]string{"chargers:", "  - name: a", "    driver: goe", "    address: 192.0.2.1", "    phases: 2"}, "phases: must be 1 or 3"},
+		{[]string{"discovery:", "  subnets: [192.0.2.0/16]"}, "probing is limited to /22 (raise max_prefix"},
+		{[]string{"discovery:", "  subnets: [lan]"}, `expected a subnet such as 192.0.2.0/24, got "lan"`},
+		{[]string{"discovery:", "  found: always"}, "discovery.found"},
+		{[]string{"discovery:", "  interval: 1s"}, "discovery.interval: must be at least 10s"},
 	}
 	for _, c := range cases {
 		_, err := Parse(doc(c.in...), "evbridge.yaml", testRegistry())

@@ -27,6 +27,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("--chargers %d: expected 1..500", *count)
 	}
 	cfg := config.Default()
+	// The demo's chargers are simulated on this machine: no need to look
+	// for real ones on the network.
+	cfg.Discovery.MDNS = false
 	cfg.MQTT.Embedded.Listen = *mqttListen
 	cfg.Log.Level = *level
 	log := newLogger(cfg.Log, stderr)

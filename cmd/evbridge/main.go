@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/evbridge/evbridge/bridge/discover"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=1.2.3".
@@ -21,6 +23,7 @@ Usage:
   evbridge run -c FILE           run with a config file
   evbridge demo [flags]          embedded broker + simulated chargers + the bridge
   evbridge check-config -c FILE  check a config file; exit 1 on any error
+  evbridge discover [--subnet CIDR] [--json]  find chargers (mDNS; probe a subnet)
   evbridge sim NAME --listen ADDR  run one device simulator; evbridge sim --list
   evbridge version               print the version
 
@@ -52,6 +55,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckConfig(args, stdout, stderr)
 	case "sim":
 		err = cmdSim(ctx, args, stdout, stderr)
+	case "discover":
+		return discover.RunCLI(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "evbridge", version)
 	case "help", "-h", "--help":

@@ -3,6 +3,7 @@ package goe
 import (
 	"context"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -146,6 +147,13 @@ func runSim(ctx context.Context, addr string, ready func(bound string), cfg SimC
 	}
 	if ready != nil {
 		ready(s.Addr())
+	}
+	// Like the real box, announce itself over mDNS when it can be reached
+	// from a network (not on loopback).
+	if host, _, err := net.SplitHostPort(s.Addr()); err == nil && !net.ParseIP(host).IsLoopback() {
+		if stop, err := s.Advertise(ctx, nil); err == nil {
+			defer stop()
+		}
 	}
 	<-ctx.Done()
 	return s.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
 )
@@ -117,3 +118,35 @@ func (h *hub) publish(ev Event) {
 		}
 	}
 }
+
+// Observer receives what the bridge does, for metrics. Its methods must
+// not block.
+type Observer interface {
+	// ObservePoll is called after every poll; err is nil on success.
+	ObservePoll(charger string, took time.Duration, err error)
+	// ObserveDecision is called for every controller decision.
+	ObserveDecision(charger string, current float64, reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObservePoll(string, time.Duration, error) {}
+func (nopObserver) ObserveDecision(string, float64, string)  {}
+
+// Site returns the site controller's last state, and false when the
+// controller is off or has not decided yet.
+func (b *Bridge) Site() (SiteState, bool) {
+	if b.site == nil {
+		return SiteState{}, false
+	}
+	b.site.mu.Lock()
+	defer b.site.mu.Unlock()
+	return b.site.last, b.site.decided
+}
+
+// SiteEnabled reports whether the solar and load controller runs.
+func (b *Bridge) SiteEnabled() bool { return b.site != nil }
+
+// Ready reports whether the bridge is connected to its broker (for
+// /readyz); the config was loaded if the bridge exists.
+func (b *Bridge) Ready() bool { return b.Connected() }

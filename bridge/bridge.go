@@ -37,6 +37,8 @@ type Options struct {
 	// CleanupWindow is how long evbridge collects retained discovery
 	// configs at start to remove those of chargers no longer configured (2 s).
 	CleanupWindow time.Duration
+	// Observer receives poll and controller events (metrics); may be nil.
+	Observer Observer
 	// Meters is the meter driver registry (meter.Default when nil).
 	Meters *meter.Registry
 	// Store keeps runtime changes across restarts; nil keeps them in memory.
@@ -86,6 +88,9 @@ func New(opts Options) (*Bridge, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	setDefault(&opts.BackoffMax, 30*time.Second)
 	setDefault(&opts.BirthJitter, 2*time.Second)

@@ -36,6 +36,8 @@ type siteLoop struct {
 
 	mu       sync.Mutex
 	controls map[string]control
+	last     SiteState
+	decided  bool
 }
 
 func newSiteLoop(b *Bridge) (*siteLoop, error) {
@@ -156,6 +158,7 @@ func (s *siteLoop) tick(now time.Time) {
 		if u := units[cd.ID]; u != nil {
 			s.apply(u, cd)
 		}
+		s.b.opts.Observer.ObserveDecision(cd.ID, cd.Current, cd.Reason.String())
 	}
 	s.publish(in, d, now)
 }
@@ -311,6 +314,9 @@ func (s *siteLoop) publish(in solar.Inputs, d solar.Decision, now time.Time) {
 		}
 		st.Chargers[cd.ID] = SiteCharger{Mode: mode, Current: cd.Current, Enabled: cd.Enabled, Phases: cd.Phases, Reason: cd.Reason.String()}
 	}
+	s.mu.Lock()
+	s.last, s.decided = st, true
+	s.mu.Unlock()
 	payload, err := json.Marshal(st)
 	if err != nil {
 		s.b.log.Error("encode site state", "err", err)

@@ -154,6 +154,7 @@ func (u *unit) poll(ctx context.Context) {
 	if err == nil {
 		err = checkReading(st)
 	}
+	u.b.opts.Observer.ObservePoll(u.id, time.Since(start), err)
 	if err != nil {
 		u.pollFailed(err)
 		return

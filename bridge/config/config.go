@@ -26,6 +26,8 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// State is where runtime changes are kept across restarts.
 	State State `yaml:"state"`
+	// HTTP is the local web UI, REST API, metrics and health endpoints.
+	HTTP HTTP `yaml:"http"`
 	// Discovery controls how evbridge finds chargers by itself.
 	Discovery Discovery `yaml:"discovery"`
 	// Site configures solar-surplus charging and the site limit.
@@ -173,6 +175,27 @@ const unset = time.Duration(-1 << 63)
 // fallbackPollInterval is used for a driver that declares no default.
 const fallbackPollInterval = 2 * time.Second
 
+// HTTP configures evbridge's web server: the UI, /api/v1, /metrics,
+// /healthz and /readyz.
+type HTTP struct {
+	// Listen is the address the web server listens on; empty turns it off.
+	// Listening beyond loopback without a token or password logs a loud
+	// warning.
+	Listen string `yaml:"listen"`
+	// Token, when set, is required as "Authorization: Bearer <token>" (or
+	// the UI's login) for everything but /healthz and /readyz.
+	Token string `yaml:"token"`
+	// Username and Password, when set, are required as HTTP basic auth.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// Ingress serves Home Assistant's ingress: only the Supervisor's
+	// address (172.30.32.2) may connect, and HA authenticates the user.
+	Ingress bool `yaml:"ingress"`
+}
+
+// DefaultHTTPListen keeps the web server on this machine unless asked.
+const DefaultHTTPListen = "127.0.0.1:8080"
+
 // State is where evbridge keeps what users change at runtime (accepted
 // chargers, modes, last setpoints).
 type State struct {
@@ -219,6 +242,7 @@ func Default() *Config {
 			StatusTopic: DefaultHAStatusTopic,
 		},
 		Log:       Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		HTTP:      HTTP{Listen: DefaultHTTPListen},
 		Site:      defaultSite(),
 		Discovery: defaultDiscovery(),
 	}

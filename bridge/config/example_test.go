@@ -36,7 +36,7 @@ func TestExampleDefaults(t *testing.T) {
 	}
 	def := Default()
 	if !reflect.DeepEqual(cfg.MQTT, def.MQTT) || cfg.HomeAssistant != def.HomeAssistant || cfg.Log != def.Log ||
-		cfg.Site != def.Site || cfg.State != def.State || !reflect.DeepEqual(cfg.Discovery, def.Discovery) {
+		cfg.Site != def.Site || cfg.State != def.State || cfg.HTTP != def.HTTP || !reflect.DeepEqual(cfg.Discovery, def.Discovery) {
 		t.Errorf("documented defaults differ:\n%+v\nwant\n%+v", cfg, def)
 	}
 	want := Charger{Name: "garage", Driver: "goe", Address: "192.0.2.20", MaxCurrent: DefaultMaxCurrent,

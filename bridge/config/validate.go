@@ -76,6 +76,14 @@ func (d *decoder) validate(c *Config, reg *charger.Registry, baseDir string) {
 	d.topic("homeassistant.status_topic", c.HomeAssistant.StatusTopic)
 	c.Log.Level = d.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	c.Log.Format = d.oneOf("log.format", c.Log.Format, "text", "json")
+	if c.HTTP.Listen != "" {
+		if err := checkListen(c.HTTP.Listen); err != nil {
+			d.invalid("http.listen", "%v", err)
+		}
+	}
+	if (c.HTTP.Username == "") != (c.HTTP.Password == "") {
+		d.invalid("http.username", "username and password go together: set both or neither")
+	}
 	seen := map[string]int{}
 	for i := range c.Chargers {
 		p := fmt.Sprintf("chargers[%d]", i)

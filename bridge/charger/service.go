@@ -1,0 +1,106 @@
+package charger
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+)
+
+// Service is a process-wide component a driver package runs beside its
+// drivers: a server that chargers dial into (an OCPP central system), where
+// the usual "the core polls the device" direction is reversed. The core
+// starts each configured service once at boot, before the charger workers,
+// and stops it with the context. A service never speaks MQTT; it reaches
+// the core only through ServiceHost.
+type Service struct {
+	// Name is the service's config key (`ocpp:` → "ocpp"); usually the
+	// name of the driver it serves.
+	Name string
+	// Title is the human name, for logs and docs.
+	Title string
+	// Drivers lists the drivers that need the service: the core starts it
+	// when its config block is present or when any charger uses one of
+	// these drivers (with the defaults of NewOptions).
+	Drivers []string
+	// NewOptions returns a pointer to the service's options struct filled
+	// with defaults; the config loader decodes the `<Name>:` block into it
+	// strictly. Nil means the service takes no options.
+	NewOptions func() any
+	// Start starts serving and returns once the service is ready (or has
+	// failed to start, e.g. its port is taken); the service then runs until
+	// ctx ends. opts is what NewOptions returned, decoded.
+	Start func(ctx context.Context, opts any, host ServiceHost, log *slog.Logger) error
+}
+
+// ServiceHost is what the core offers a running service.
+type ServiceHost interface {
+	// Offer tells the core about a device the configuration does not
+	// name, so that a user can adopt it (the core publishes offers on MQTT
+	// and Home Assistant). Adopting means configuring a charger with
+	// Offer.Driver and Offer.Address. The same device may be offered again
+	// as it tells more (identity) or goes away (Online false); the last
+	// offer for a Driver and Address replaces earlier ones. Offer must not
+	// block.
+	Offer(o Offer)
+}
+
+// Offer describes a device that reached evbridge by itself.
+type Offer struct {
+	// Driver and Address are what a charger entry adopting the device
+	// needs (for OCPP: driver ocpp, address = the charge point identity).
+	Driver  string `json:"driver"`
+	Address string `json:"address"`
+	// Identity is what the device told about itself, as far as known.
+	Identity Identity `json:"identity"`
+	// Remote is the device's network address, for display.
+	Remote string `json:"remote,omitempty"`
+	// Detail is free text, e.g. the protocol version spoken.
+	Detail string `json:"detail,omitempty"`
+	// Online is false once the device has gone away.
+	Online bool `json:"online"`
+	// Pending is true while the device waits for a user to adopt it; it
+	// is false when the service admitted the device anyway (a policy
+	// that accepts unknown devices).
+	Pending bool `json:"pending"`
+}
+
+var (
+	svcMu    sync.RWMutex
+	services = map[string]Service{}
+)
+
+// RegisterService adds a service; it panics on a duplicate or incomplete
+// service, which is a programming error found at start.
+func RegisterService(s Service) {
+	if s.Name == "" || s.Start == nil {
+		panic("charger: service needs a name and a Start function")
+	}
+	svcMu.Lock()
+	defer svcMu.Unlock()
+	if _, dup := services[s.Name]; dup {
+		panic(fmt.Sprintf("charger: service %q registered twice", s.Name))
+	}
+	services[s.Name] = s
+}
+
+// LookupService returns the service called name.
+func LookupService(name string) (Service, bool) {
+	svcMu.RLock()
+	defer svcMu.RUnlock()
+	s, ok := services[name]
+	return s, ok
+}
+
+// Services returns all registered services sorted by name.
+func Services() []Service {
+	svcMu.RLock()
+	defer svcMu.RUnlock()
+	out := make([]Service, 0, len(services))
+	for _, s := range services {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

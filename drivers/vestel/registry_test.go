@@ -1,0 +1,103 @@
+package vestel
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/evbridge/evbridge/bridge/charger"
+)
+
+func TestOptions(t *testing.T) {
+	bad := []func(*Options){
+		func(o *Options) { o.UnitID = 0 },
+		func(o *Options) { o.UnitID = 256 },
+		func(o *Options) { o.FailsafeTimeout = -1 },
+		func(o *Options) { o.FailsafeTimeout = 4000 },
+		func(o *Options) { o.FailsafeCurrent = 5 },
+		func(o *Options) { o.FailsafeCurrent = 33 },
+	}
+	for i, edit := range bad {
+		o := DefaultOptions()
+		edit(&o)
+		if o.Validate() == nil {
+			t.Errorf("case %d: %+v accepted", i, o)
+		}
+	}
+	o := DefaultOptions()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	o.FailsafeTimeout = 0
+	c, err := New(charger.Settings{Address: "127.0.0.1"}, o, nil, testPool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if iv := c.RefreshInterval(); iv != 5*time.Second {
+		t.Fatalf("timeout 0 assumes the default 20 s: interval %v", iv)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	d, ok := charger.Default.Lookup("vestel")
+	if !ok {
+		t.Fatal("vestel not registered")
+	}
+	o, ok := d.NewOptions().(*Options)
+	if !ok || *o != DefaultOptions() || d.DefaultPort != 502 {
+		t.Fatalf("options %+v, port %d", o, d.DefaultPort)
+	}
+	ch, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.(charger.Closer).Close()
+	if _, ok := ch.(charger.PhaseSwitcher); ok {
+		t.Error("phase switching offered though the option is off")
+	}
+	if _, ok := ch.(charger.Watchdogged); !ok {
+		t.Error("watchdog missing")
+	}
+	o.PhaseSwitching = true
+	ch2, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch2.(charger.Closer).Close()
+	if _, ok := ch2.(charger.PhaseSwitcher); !ok {
+		t.Error("phase switching missing")
+	}
+	if _, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, &Options{UnitID: 300}, nil); err == nil {
+		t.Error("bad options accepted")
+	}
+}
+
+func TestRegisteredSimulatorRuns(t *testing.T) {
+	var sim charger.Simulator
+	for _, s := range charger.Simulators() {
+		if s.Name == "vestel" {
+			sim = s
+		}
+	}
+	if sim.Run == nil {
+		t.Fatal("vestel simulator not registered")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	bound := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- sim.Run(ctx, "127.0.0.1:0", func(a string) { bound <- a }) }()
+	addr := <-bound
+	c, err := New(charger.Settings{Address: addr, Timeout: 3 * time.Second}, DefaultOptions(), nil, testPool(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st := poll(t, c); st.Status == charger.StatusNoVehicle || st.Status == charger.StatusUnknown {
+		t.Errorf("standalone simulator has no car: %s", st.Status)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

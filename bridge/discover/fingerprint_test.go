@@ -90,7 +90,9 @@ func TestIdentifyGoeSimulatorFaults(t *testing.T) {
 		if err == nil {
 			t.Errorf("fault %d: identified a misbehaving device", fault)
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		// A generous bound: the point is that a bad device cannot hang
+		// discovery, not how fast it gives up on a loaded machine.
+		if d := time.Since(start); d > 20*time.Second {
 			t.Errorf("fault %d: took %s", fault, d)
 		}
 	}
@@ -174,7 +176,8 @@ func TestIdentifyModbus(t *testing.T) {
 			addr := modbusServer(t, c.reply)
 			start := time.Now()
 			f, err := Identify(t.Context(), "alfen", addr, quick())
-			if d := time.Since(start); d > time.Second {
+			// Bounded, not fast: a bad device must not hang discovery.
+			if d := time.Since(start); d > 15*time.Second {
 				t.Errorf("took %s", d)
 			}
 			switch {

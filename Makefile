@@ -31,6 +31,10 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseProps -fuzztime 30s ./drivers/openevse/
 	$(GO) test -run XXX -fuzz FuzzParseVitals -fuzztime 30s ./drivers/tesla/
 	$(GO) test -run XXX -fuzz FuzzDecodeBlock -fuzztime 30s ./drivers/modbusx/
+	$(GO) test -run XXX -fuzz FuzzDecodeModel -fuzztime 30s ./drivers/sunspec/
+	$(GO) test -run XXX -fuzz FuzzParseEMStatus -fuzztime 30s ./drivers/shelly/
+	$(GO) test -run XXX -fuzz FuzzReading -fuzztime 30s ./drivers/httpmeter/
+	$(GO) test -run XXX -fuzz FuzzPayload -fuzztime 30s ./drivers/mqttmeter/
 
 ## bench: the benchmarks whose numbers go into issue notes.
 bench:

@@ -27,6 +27,8 @@ type Scenario struct {
 	// battery is ignored.
 	Battery      *HomeBattery
 	TraceBattery bool
+	// OnTick, when set, sees every tick's powers, W (for plots).
+	OnTick func(t time.Time, pv, house, car, grid float64)
 }
 
 // HomeBattery is a zero-export home battery: each tick it charges from
@@ -279,6 +281,9 @@ func Replay(trace []Sample, sc Scenario, p Policy) Report {
 		in.Grid = GridReading{Power: grid, Time: t, Valid: true}
 		in.Chargers = states
 		d := p.Step(in, t)
+		if sc.OnTick != nil {
+			sc.OnTick(t, s.PV, s.House, car, grid)
+		}
 
 		r.Ticks++
 		r.PVKWh += s.PV * h

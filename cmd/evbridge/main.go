@@ -21,10 +21,13 @@ const usage = `evbridge: local control of EV chargers over MQTT and Home Assista
 
 Usage:
   evbridge run -c FILE           run with a config file
+  evbridge run --addon           run as a Home Assistant add-on (default when $SUPERVISOR_TOKEN is set)
   evbridge demo [flags]          embedded broker + simulated chargers + the bridge
   evbridge check-config -c FILE  check a config file; exit 1 on any error
   evbridge discover [--subnet CIDR] [--json]  find chargers (mDNS; probe a subnet)
   evbridge sim NAME --listen ADDR  run one device simulator; evbridge sim --list
+  evbridge healthcheck [--url URL]  ask the running daemon's /healthz; exit 1 if unhealthy
+  evbridge simulate --trace FILE  replay a PV/house trace through the solar controller
   evbridge version               print the version
 
 Run "evbridge COMMAND -h" for a command's flags. With no command, evbridge
@@ -55,8 +58,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckConfig(args, stdout, stderr)
 	case "sim":
 		err = cmdSim(ctx, args, stdout, stderr)
+	case "simulate":
+		err = cmdSimulate(args, stdout, stderr)
 	case "discover":
 		return discover.RunCLI(ctx, args, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "evbridge", version)
 	case "help", "-h", "--help":

@@ -235,6 +235,8 @@ func (b *Bridge) onConnect(ctx context.Context) {
 		{b.base + "/+/set", b.onSet},
 		{b.base + "/+/set/+", b.onSet},
 		{b.base + "/bridge/request/+", b.onRequest},
+		{b.base + "/site/set", b.onSiteSet},
+		{b.base + "/site/set/+", b.onSiteSet},
 	}
 	if b.cfg.HomeAssistant.Discovery {
 		subs = append(subs, struct {

@@ -9,7 +9,7 @@ import (
 // onSet handles `<base>/<charger>/set` (JSON) and `<base>/<charger>/set/<field>`.
 func (b *Bridge) onSet(topic string, payload []byte) {
 	id, rest, ok := b.splitChargerTopic(topic)
-	if !ok || id == "bridge" {
+	if !ok || id == "bridge" || id == "site" {
 		return
 	}
 	u := b.unit(id)

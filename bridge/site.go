@@ -38,6 +38,7 @@ type siteLoop struct {
 	controls map[string]control
 	last     SiteState
 	decided  bool
+	tuning   siteTuning
 }
 
 func newSiteLoop(b *Bridge) (*siteLoop, error) {
@@ -50,6 +51,10 @@ func newSiteLoop(b *Bridge) (*siteLoop, error) {
 		s.meters[mc.Name] = m
 	}
 	if b.store != nil {
+		if _, err := b.store.Load(stateTuning, &s.tuning); err != nil {
+			b.log.Warn("ignoring saved site settings", "err", err)
+			s.tuning = siteTuning{}
+		}
 		if _, err := b.store.Load(stateControls, &s.controls); err != nil {
 			b.log.Warn("ignoring saved charging modes", "err", err)
 			s.controls = map[string]control{}
@@ -164,9 +169,27 @@ func (s *siteLoop) tick(now time.Time) {
 }
 
 func (s *siteLoop) siteSettings() solar.Site {
+	t := s.tuned()
 	return solar.Site{Voltage: s.cfg.Voltage, Tick: s.cfg.Tick, MeterMaxAge: s.cfg.MeterMaxAge,
-		PhaseLimit: s.cfg.PhaseLimit, SafeCurrent: s.cfg.SafeCurrent, ResidualPower: s.cfg.ResidualPower,
-		BatteryPrioritySoC: s.cfg.BatteryPrioritySoC}
+		PhaseLimit: s.cfg.PhaseLimit, SafeCurrent: s.cfg.SafeCurrent, ResidualPower: t.ResidualPower,
+		BatteryPrioritySoC: t.BatteryPrioritySoC}
+}
+
+// tuned returns the config's values overridden by runtime tuning.
+func (s *siteLoop) tuned() (t struct{ StartThreshold, StopThreshold, ResidualPower, BatteryPrioritySoC float64 }) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pick := func(v *float64, def float64) float64 {
+		if v != nil {
+			return *v
+		}
+		return def
+	}
+	t.StartThreshold = pick(s.tuning.StartThreshold, s.cfg.PV.StartThreshold)
+	t.StopThreshold = pick(s.tuning.StopThreshold, s.cfg.PV.StopThreshold)
+	t.ResidualPower = pick(s.tuning.ResidualPower, s.cfg.ResidualPower)
+	t.BatteryPrioritySoC = pick(s.tuning.BatteryPrioritySoC, s.cfg.BatteryPrioritySoC)
+	return t
 }
 
 // chargerInputs returns the controller settings of u and, when it is
@@ -181,7 +204,8 @@ func (s *siteLoop) chargerInputs(u *unit, now time.Time) (solar.Charger, solar.C
 	if u.cfg.Phases == 1 || u.cfg.Phases == 3 {
 		sc.Phases = u.cfg.Phases
 	}
-	sc.StartThreshold, sc.StopThreshold = pv.StartThreshold, pv.StopThreshold
+	tuned := s.tuned()
+	sc.StartThreshold, sc.StopThreshold = tuned.StartThreshold, tuned.StopThreshold
 	sc.StartDelay, sc.StopDelay, sc.MinOnTime, sc.MinOffTime = pv.StartDelay, pv.StopDelay, pv.MinOnTime, pv.MinOffTime
 	sc.PhaseUpDelay, sc.PhaseDownDelay, sc.PhaseSwitchGap = pv.PhaseUpDelay, pv.PhaseDownDelay, pv.PhaseSwitchGap
 	sc.PlanEnergy = c.PlanEnergy
@@ -263,18 +287,23 @@ func (s *siteLoop) apply(u *unit, cd solar.ChargerDecision) {
 
 // SiteState is the JSON on `<base>/site/state`.
 type SiteState struct {
-	GridPower    *float64               `json:"grid_power"`
-	PVPower      *float64               `json:"pv_power,omitempty"`
-	BatteryPower *float64               `json:"battery_power,omitempty"`
-	BatterySoC   *float64               `json:"battery_soc,omitempty"`
-	HousePower   float64                `json:"house_power"`
-	Surplus      float64                `json:"surplus"`
-	PhaseLimit   float64                `json:"phase_limit"`
-	Headroom     []float64              `json:"headroom,omitempty"`
-	MeterOK      bool                   `json:"meter_ok"`
-	MeterReason  string                 `json:"meter_reason"`
-	Chargers     map[string]SiteCharger `json:"chargers"`
-	Time         string                 `json:"time"`
+	GridPower    *float64  `json:"grid_power"`
+	PVPower      *float64  `json:"pv_power,omitempty"`
+	BatteryPower *float64  `json:"battery_power,omitempty"`
+	BatterySoC   *float64  `json:"battery_soc,omitempty"`
+	HousePower   float64   `json:"house_power"`
+	Surplus      float64   `json:"surplus"`
+	PhaseLimit   float64   `json:"phase_limit"`
+	Headroom     []float64 `json:"headroom,omitempty"`
+	MeterOK      bool      `json:"meter_ok"`
+	// The settings users tune at runtime, as in force.
+	StartThreshold     float64                `json:"start_threshold"`
+	StopThreshold      float64                `json:"stop_threshold"`
+	ResidualPower      float64                `json:"residual_power"`
+	BatteryPrioritySoC float64                `json:"battery_priority_soc"`
+	MeterReason        string                 `json:"meter_reason"`
+	Chargers           map[string]SiteCharger `json:"chargers"`
+	Time               string                 `json:"time"`
 }
 
 // SiteCharger is the controller's decision for one charger.
@@ -289,6 +318,9 @@ type SiteCharger struct {
 func (s *siteLoop) publish(in solar.Inputs, d solar.Decision, now time.Time) {
 	st := SiteState{HousePower: round1(d.House), Surplus: round1(d.Surplus), PhaseLimit: s.cfg.PhaseLimit,
 		MeterOK: d.MeterOK, MeterReason: "ok", Chargers: map[string]SiteCharger{}, Time: now.UTC().Format(time.RFC3339)}
+	tuned := s.tuned()
+	st.StartThreshold, st.StopThreshold = tuned.StartThreshold, tuned.StopThreshold
+	st.ResidualPower, st.BatteryPrioritySoC = tuned.ResidualPower, tuned.BatteryPrioritySoC
 	if in.Grid.Valid {
 		st.GridPower = charger.Ptr(in.Grid.Power)
 	}

@@ -126,6 +126,15 @@ func TestSiteControllerEndToEnd(t *testing.T) {
 	start = time.Now()
 	grid.SetFault(shelly.FaultNone)
 	waitForSite(t, sub, start, func(st map[string]any) bool { return st["meter_ok"] == true })
+
+	// Tuning from Home Assistant: applied, shown, and bad values refused.
+	start = time.Now()
+	sub.Publish("evbridge/site/set/stop_threshold", false, "500")
+	waitStates(t, sub, start, func(st map[string]any) bool { return st["stop_threshold"] == 500.0 })
+	sub.Publish("evbridge/site/set", false, `{"phase_limit": 63}`)
+	if _, ok := sub.WaitForAfter(start, "evbridge/site/error", wait, nil); !ok {
+		t.Error("the main fuse must not be settable at runtime, and the refusal must be published")
+	}
 }
 
 func lastSite(sub *bridgetest.Subscriber) string {

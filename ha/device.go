@@ -47,6 +47,21 @@ func BridgeDevice(o Options) Message {
 		cs.add("battery_soc", soc)
 		cs.add("meter_problem", component{Platform: pBinarySensor, Name: "Grid meter problem", DeviceClass: "problem",
 			StateTopic: site, AvailabilityTopic: bridgeState, ValueTemplate: tplOnOffNot("meter_ok")})
+		set := o.BaseTopic + "/site/set/"
+		for _, n := range []struct {
+			key, name, class, unit string
+			min, max, step         float64
+		}{
+			{"start_threshold", "PV start threshold", "power", "W", 0, 5000, 50},
+			{"stop_threshold", "PV stop threshold", "power", "W", 0, 5000, 50},
+			{"residual_power", "Residual power", "power", "W", -2000, 2000, 50},
+			{"battery_priority_soc", "Battery priority below", "battery", "%", 0, 100, 5},
+		} {
+			cs.add(n.key, component{Platform: pNumber, Name: n.name, DeviceClass: n.class, Unit: n.unit,
+				EntityCategory: "config", StateTopic: site, AvailabilityTopic: bridgeState,
+				ValueTemplate: tplInRange(n.key, n.min, n.max), CommandTopic: set + n.key,
+				Min: ptr(n.min), Max: ptr(n.max), Step: ptr(n.step), Mode: "box", QoS: 1})
+		}
 		cs.add("site_control", component{Platform: pSensor, Name: "Site controller", Icon: "mdi:transmission-tower",
 			StateTopic: site, AvailabilityTopic: bridgeState, ValueTemplate: tplText("meter_reason")})
 	}

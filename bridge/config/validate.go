@@ -251,6 +251,8 @@ func (d *decoder) validateCharger(c *Charger, p string, reg *charger.Registry) {
 			msg += fmt.Sprintf("; did you mean %s?", fixed)
 		}
 		d.invalid(p+".name", "%s", msg)
+	case c.Name == "bridge" || c.Name == "site":
+		d.invalid(p+".name", "%q is reserved for evbridge's own topics; choose another name", c.Name)
 	}
 
 	known := "no drivers are registered"

@@ -12,11 +12,13 @@ import (
 	"github.com/evbridge/evbridge/bridge"
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/bridge/metrics"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("demo", stderr)
 	mqttListen := fs.String("mqtt-listen", "127.0.0.1:1883", "address of the embedded MQTT broker")
+	httpListen := fs.String("http-listen", config.DefaultHTTPListen, "address of the web UI, REST API and /metrics (empty: off)")
 	sims := fs.String("sim", "goe", "comma-separated simulators to run (see evbridge sim --list)")
 	count := fs.Int("chargers", 1, "how many of each simulated charger")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -65,23 +67,27 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cfg.Chargers = append(cfg.Chargers, cc)
 		}
 	}
-	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version})
+	m := metrics.New(version)
+	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version, Observer: m})
 	if err != nil {
 		return err
 	}
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
+	webLine, waitWeb := demoWeb(ctx, *httpListen, b, m, log)
 	host, port, _ := net.SplitHostPort(*mqttListen)
 	fmt.Fprintf(stdout, `evbridge demo %s is running: embedded MQTT broker on %s, %d simulated charger(s).
 
 Watch everything:     mosquitto_sub -h %s -p %s -t 'evbridge/#' -v
 Set a current:        mosquitto_pub -h %s -p %s -t evbridge/%s/set/current_limit -m 10
+%s
 Home Assistant:       point its MQTT integration at this broker; the chargers appear by discovery.
 Stop with Ctrl-C.
-`, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name)
+`, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name, webLine)
 	<-ctx.Done()
 	b.Stop()
+	waitWeb()
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/evbridge/evbridge/bridge"
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
-	"github.com/evbridge/evbridge/bridge/store"
+	"github.com/evbridge/evbridge/bridge/metrics"
 	_ "github.com/evbridge/evbridge/drivers/all" // every driver registers itself
 )
 
@@ -39,30 +39,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("c", "", "config file (YAML; see config.example.yaml)")
+	rs := addRunFlags(fs) // add-on mode and the image's fallback: addon.go
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "evbridge run: -c FILE is required (or run \"evbridge demo\" to try it with simulated chargers)")
-		return errUsage
-	}
-	cfg, err := config.Load(*path, charger.Default)
+	cfg, err := rs.load(ctx, fs, *path, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
-	var st *store.Store
-	if path := cfg.StateFile(); path != "" {
-		if st, err = store.Open(path, log); err != nil {
-			return err
-		}
-	}
-	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version, Store: st})
+	st := openState(cfg.StateFile(), log)
+	m := metrics.New(version)
+	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version, Store: st, Observer: m})
 	if err != nil {
 		return err
 	}
-	log.Info("evbridge starting", "version", version, "config", *path, "chargers", len(cfg.Chargers))
-	return b.Run(ctx)
+	log.Info("evbridge starting", "version", version, "config", cfg.Source, "chargers", len(cfg.Chargers))
+	return runWithWeb(ctx, b, cfg.HTTP, m, log)
 }
 
 func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,178 @@
+package metrics_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/evbridge/evbridge/bridge"
+	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/bridge/metrics"
+	"github.com/evbridge/evbridge/bridge/solar"
+)
+
+// Every reason the controller can give maps back to its code, whatever
+// numbers, flags and mode it carries.
+func TestReasonCode(t *testing.T) {
+	at := time.Date(2026, 6, 1, 7, 30, 0, 0, time.UTC)
+	codes := []solar.Code{solar.CodeOff, solar.CodeNoVehicle, solar.CodeOffline, solar.CodeSettings, solar.CodeNow,
+		solar.CodeCharging, solar.CodeMinimum, solar.CodeWaiting, solar.CodeStartDelay, solar.CodeMinOff,
+		solar.CodeStopDelay, solar.CodeMinOn, solar.CodeStopped, solar.CodePhaseDelay, solar.CodePhaseSwitch,
+		solar.CodePlan, solar.CodeMeterHold, solar.CodeMeterLost, solar.CodeSiteLimit}
+	variants := []solar.Reason{
+		{Mode: solar.ModePV, Power: 2345, Need: 4140, Amps: 10, Phases: 3, Wait: 42 * time.Second, Line: 2, Limit: 35},
+		{Mode: solar.ModeMinPV, Power: -800, Amps: 6, Phases: 1, Battery: true, SoC: 40, Detail: "meter stale"},
+		{Mode: solar.ModePlan, Energy: 12.5, At: at, Amps: 16, Phases: 3, Detail: "x"},
+		{Mode: solar.ModeNow, Amps: 0, Detail: "grid meter lost"},
+	}
+	for _, code := range codes {
+		for _, v := range variants {
+			v.Code = code
+			s := v.String()
+			if got := metrics.ReasonCode(s); got != string(code) {
+				t.Errorf("ReasonCode(%q) = %q, want %q", s, got, code)
+			}
+		}
+	}
+	for _, s := range []string{"", "whatever", "pv: ???", "banana: surplus 1 kW → 6 A"} {
+		if got := metrics.ReasonCode(s); got != "other" {
+			t.Errorf("ReasonCode(%q) = %q, want other", s, got)
+		}
+	}
+}
+
+type source struct {
+	chargers  []bridge.ChargerView
+	connected bool
+}
+
+func (s source) Chargers() []bridge.ChargerView { return s.chargers }
+func (s source) Connected() bool                { return s.connected }
+
+func gather(t *testing.T, m *metrics.Metrics) map[string][]*dto.Metric {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]*dto.Metric{}
+	for _, f := range families {
+		out[f.GetName()] = f.GetMetric()
+	}
+	return out
+}
+
+func labels(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, l.GetName()+"="+l.GetValue())
+	}
+	return strings.Join(parts, ",")
+}
+
+// value finds the sample of name with exactly these labels.
+func value(t *testing.T, all map[string][]*dto.Metric, name, lbls string) float64 {
+	t.Helper()
+	for _, m := range all[name] {
+		if labels(m) == lbls {
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue()
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	t.Fatalf("no %s{%s}", name, lbls)
+	return 0
+}
+
+func TestObserver(t *testing.T) {
+	m := metrics.New("1.2.3")
+	m.ObservePoll("garage", 30*time.Millisecond, nil)
+	m.ObservePoll("garage", 2*time.Second, errors.New("timeout"))
+	m.ObservePoll("carport", 10*time.Millisecond, nil)
+	m.ObserveDecision("garage", 10, "pv: surplus 2.3 kW → 10 A 3p")
+	m.ObserveDecision("garage", 11, "pv: surplus 2.6 kW → 11 A 3p")
+	m.ObserveDecision("garage", 0, "pv: surplus 0.2 kW, needs 4.1 kW")
+	all := gather(t, m)
+	if v := value(t, all, "evbridge_charger_poll_duration_seconds", "charger=garage"); v != 2 {
+		t.Errorf("polls observed: %v", v)
+	}
+	if v := value(t, all, "evbridge_charger_poll_errors_total", "charger=garage"); v != 1 {
+		t.Errorf("poll errors: %v", v)
+	}
+	if v := value(t, all, "evbridge_charger_poll_errors_total", "charger=carport"); v != 0 {
+		t.Errorf("poll errors of a healthy charger: %v", v)
+	}
+	if v := value(t, all, "evbridge_controller_decisions_total", "charger=garage,reason=charging"); v != 2 {
+		t.Errorf("charging decisions: %v", v)
+	}
+	if v := value(t, all, "evbridge_controller_decisions_total", "charger=garage,reason=waiting"); v != 1 {
+		t.Errorf("waiting decisions: %v", v)
+	}
+	if n := len(all["evbridge_controller_decisions_total"]); n != 2 {
+		t.Errorf("%d decision series; the numbers in reasons must not make new ones", n)
+	}
+	if v := value(t, all, "evbridge_controller_current_amperes", "charger=garage"); v != 0 {
+		t.Errorf("last decided current: %v", v)
+	}
+	if v := value(t, all, "evbridge_build_info", "version=1.2.3"); v != 1 {
+		t.Errorf("build info: %v", v)
+	}
+	if _, ok := all["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
+}
+
+func TestModelCollector(t *testing.T) {
+	st := bridge.PublishedState{State: charger.State{Status: charger.StatusCharging, Enabled: charger.Ptr(true),
+		CurrentLimit: charger.Ptr(10.0), Power: charger.Ptr(6900.0), Currents: []float64{10, 10.1, 9.9},
+		Voltages: []float64{230, 231, 229}, Phases: charger.Ptr(3), SessionEnergy: charger.Ptr(3.25), EnergyTotal: charger.Ptr(1234.5),
+		RSSI: charger.Ptr(-61.0)}, PollLatency: 42, LinkProblem: false}
+	src := source{connected: true, chargers: []bridge.ChargerView{
+		{ID: "garage", Available: true, Polled: true, State: st},
+		{ID: "never", Available: false, Polled: false},
+	}}
+	m := metrics.New("test")
+	if err := m.Watch(src); err != nil {
+		t.Fatal(err)
+	}
+	all := gather(t, m)
+	checks := []struct {
+		name, labels string
+		want         float64
+	}{
+		{"evbridge_mqtt_connected", "", 1},
+		{"evbridge_charger_available", "charger=garage", 1},
+		{"evbridge_charger_available", "charger=never", 0},
+		{"evbridge_charger_status", "charger=garage,status=charging", 1},
+		{"evbridge_charger_status", "charger=garage,status=paused", 0},
+		{"evbridge_charger_enabled", "charger=garage", 1},
+		{"evbridge_charger_power_watts", "charger=garage", 6900},
+		{"evbridge_charger_current_limit_amperes", "charger=garage", 10},
+		{"evbridge_charger_current_amperes", "charger=garage,phase=L2", 10.1},
+		{"evbridge_charger_voltage_volts", "charger=garage,phase=L3", 229},
+		{"evbridge_charger_phases", "charger=garage", 3},
+		{"evbridge_charger_session_energy_kilowatt_hours", "charger=garage", 3.25},
+		{"evbridge_charger_energy_kilowatt_hours_total", "charger=garage", 1234.5},
+		{"evbridge_charger_last_poll_latency_seconds", "charger=garage", 0.042},
+		{"evbridge_charger_link_problem", "charger=garage", 0},
+		{"evbridge_charger_rssi_dbm", "charger=garage", -61},
+	}
+	for _, c := range checks {
+		if got := value(t, all, c.name, c.labels); got != c.want {
+			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, m := range all["evbridge_charger_power_watts"] {
+		if labels(m) == "charger=never" {
+			t.Error("a charger never polled reports power")
+		}
+	}
+}

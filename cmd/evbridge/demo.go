@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge"
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/bridge/meter"
 	"github.com/evbridge/evbridge/bridge/metrics"
+	"github.com/evbridge/evbridge/drivers/shelly"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -22,6 +26,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sims := fs.String("sim", "goe", "comma-separated simulators to run (see evbridge sim --list)")
 	count := fs.Int("chargers", 1, "how many of each simulated charger")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	solarDemo := fs.Bool("solar", true, "simulate a grid meter with a 10-minute PV day, so the solar controller runs (charger mode minpv)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,11 +72,26 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cfg.Chargers = append(cfg.Chargers, cc)
 		}
 	}
+	var bp atomic.Pointer[bridge.Bridge]
+	if *solarDemo {
+		addr, err := startDemoMeter(ctx, &bp)
+		if err != nil {
+			return err
+		}
+		d, _ := meter.Default.Lookup("shelly_pro3em")
+		cfg.Meters = []config.Meter{{Name: "grid", Driver: d.Name, Address: addr, Scale: 1,
+			PollInterval: 2 * time.Second, Timeout: 2 * time.Second, Options: d.NewOptions()}}
+		cfg.Site.GridMeter, cfg.Site.PhaseLimit = "grid", 35
+		for i := range cfg.Chargers {
+			cfg.Chargers[i].Mode, cfg.Chargers[i].Phases = "minpv", 3
+		}
+	}
 	m := metrics.New(version)
 	b, err := bridge.New(bridge.Options{Config: cfg, Log: log, Version: version, Observer: m})
 	if err != nil {
 		return err
 	}
+	bp.Store(b)
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
@@ -89,6 +109,34 @@ Stop with Ctrl-C.
 	b.Stop()
 	waitWeb()
 	return nil
+}
+
+// startDemoMeter runs a simulated Shelly Pro 3EM at the grid connection of
+// a house with a 600 W load and PV that rises to 7 kW and sets again every
+// 10 minutes; the meter also sees what the demo's chargers draw, as a real
+// grid meter would.
+func startDemoMeter(ctx context.Context, bp *atomic.Pointer[bridge.Bridge]) (string, error) {
+	start := time.Now()
+	power := func(now time.Time) [3]float64 {
+		phase := math.Mod(now.Sub(start).Seconds(), 600) / 600
+		pv := 7000 * math.Max(0, math.Sin(2*math.Pi*phase))
+		car := 0.0
+		if b := bp.Load(); b != nil {
+			for _, c := range b.Chargers() {
+				if c.State.Power != nil {
+					car += *c.State.Power
+				}
+			}
+		}
+		w := (600 - pv + car) / 3
+		return [3]float64{w, w, w}
+	}
+	sim := shelly.NewSimulator(shelly.SimConfig{Power: power})
+	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {
+		return "", fmt.Errorf("demo grid meter: %w", err)
+	}
+	go func() { <-ctx.Done(); _ = sim.Close() }()
+	return sim.Addr(), nil
 }
 
 // startSim runs a simulator on a free loopback port and returns its address.

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/jsonfield"
 )
 
 // status is one decoded /api/status reply. Pointers are nil where the key
@@ -328,13 +328,11 @@ func text(r json.RawMessage) (string, error) {
 	if typeName(r) != "string" || json.Unmarshal(r, &v) != nil {
 		return "", fmt.Errorf("want a string, got %s", typeName(r))
 	}
-	if len(v) > maxTextLen || !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
+	if !jsonfield.Plain(v, maxTextLen) {
 		return "", fmt.Errorf("implausible string %q", truncate(v, 32))
 	}
 	return v, nil
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func numbers(r json.RawMessage, lo, hi float64, minLen, maxLen int) ([]float64, error) {
 	if typeName(r) != "array" {
@@ -363,18 +361,10 @@ func looksJSONObject(b []byte) bool {
 	return len(b) > 0 && b[0] == '{' && json.Valid(b)
 }
 
-func looksHTML(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) > 0 && b[0] == '<'
-}
+func looksHTML(b []byte) bool { return jsonfield.LooksHTML(b) }
 
 // snippet quotes the start of a reply for an error message.
-func snippet(b []byte) string {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return "(empty)"
-	}
-	return strconv.Quote(truncate(string(bytes.TrimSpace(b)), 64))
-}
+func snippet(b []byte) string { return jsonfield.Snippet(b) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

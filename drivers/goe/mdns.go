@@ -35,10 +35,8 @@ func MDNSHost(serial string) string { return "go-echarger-" + serial }
 // in the calling thread's network namespace. A simulator bound to
 // loopback is refused: nothing on a network could reach it.
 func (s *Simulator) Advertise(ctx context.Context, ifaces []net.Interface) (stop func(), err error) {
-	s.mu.Lock()
-	run, addr := s.run, s.addr
-	s.mu.Unlock()
-	if run == nil {
+	running, addr := s.srv.Running(), s.srv.Addr()
+	if running == nil {
 		return nil, errors.New("goe sim: advertise: simulator not started")
 	}
 	host, portText, err := net.SplitHostPort(addr)
@@ -67,7 +65,7 @@ func (s *Simulator) Advertise(ctx context.Context, ifaces []net.Interface) (stop
 		select {
 		case <-ctx.Done():
 			stop()
-		case <-run.gone:
+		case <-running:
 			stop()
 		case <-done:
 		}

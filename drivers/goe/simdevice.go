@@ -3,13 +3,13 @@ package goe
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -188,51 +188,31 @@ func (d *device) set(key, value string) error {
 	return fmt.Errorf("%s: unknown api key", key)
 }
 
-// handler serves the device's HTTP API for one run.
-func (s *Simulator) handler(run *simRun) http.Handler {
+// replies are the broken bodies go-e boxes were seen to send.
+var replies = httpsim.Replies{
+	Garbage: `{"car":2,"alw":true,"nrg":[231,230,2`,
+	HTML:    "<!DOCTYPE html><html><body><h1>go-eCharger</h1></body></html>",
+}
+
+// handler serves the device's HTTP API.
+func (s *Simulator) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		s.mu.Lock()
-		fault, delay, onSet, api := s.fault, s.slowDelay, s.onSet, s.cfg.API
-		s.requests[req.URL.Path]++
+		onSet, api := s.onSet, s.cfg.API
 		s.mu.Unlock()
-		if fault != FaultNone && fault != FaultSlow && onSet != nil {
+		s.srv.Count(req.URL.Path)
+		if fault := s.srv.Fault(); fault != FaultNone && fault != FaultSlow && onSet != nil {
 			// A hung or broken reply still lets the test see what arrived.
 			for _, kv := range setPairs(req, api) {
 				onSet(kv[0], kv[1])
 			}
 		}
-		switch fault {
-		case FaultHang:
-			select {
-			case <-run.gone:
-			case <-req.Context().Done():
-			}
-			panic(http.ErrAbortHandler) // drop the connection, answer nothing
-		case FaultGarbage:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"car":2,"alw":true,"nrg":[231,230,2`)
+		if s.srv.Misbehave(w, req, replies) {
 			return
-		case FaultHTML:
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body><h1>go-eCharger</h1></body></html>")
-			return
-		case FaultEmpty:
-			w.Header().Set("Content-Type", "application/json")
-			return
-		case FaultSlow:
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-run.gone:
-				panic(http.ErrAbortHandler)
-			case <-req.Context().Done():
-				return
-			}
 		}
 		switch {
 		case api == 1 && req.URL.Path == "/status":

@@ -2,17 +2,11 @@ package goe
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"maps"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -42,17 +36,18 @@ type SimConfig struct {
 	API int
 }
 
-// Fault is a misbehaviour the simulator can be told to show.
-type Fault int
+// Fault is a misbehaviour the simulator can be told to show; the faults
+// are httpsim's, with go-e's own broken bodies (replies).
+type Fault = httpsim.Fault
 
 // Faults the simulator can inject into every HTTP reply.
 const (
-	FaultNone    Fault = iota
-	FaultHang          // accept the request, never answer until Close
-	FaultGarbage       // 200 with truncated JSON
-	FaultHTML          // 200 with an HTML page
-	FaultEmpty         // 200 with an empty body
-	FaultSlow          // answer normally after SetSlowDelay
+	FaultNone    = httpsim.FaultNone
+	FaultHang    = httpsim.FaultHang    // accept the request, never answer until Close
+	FaultGarbage = httpsim.FaultGarbage // 200 with truncated JSON
+	FaultHTML    = httpsim.FaultHTML    // 200 with an HTML page
+	FaultEmpty   = httpsim.FaultEmpty   // 200 with an empty body
+	FaultSlow    = httpsim.FaultSlow    // answer normally after SetSlowDelay
 )
 
 // SimSnapshot is the simulator's present state: the settings as written and
@@ -95,23 +90,12 @@ type Simulator struct {
 	car *simcar.Car
 	now func() time.Time
 
-	mu        sync.Mutex
-	dev       device
-	fault     Fault
-	slowDelay time.Duration
-	onSet     func(key, value string)
-	requests  map[string]int // by path
-	run       *simRun
-	addr      string
-}
+	// srv is the network side: lifetime, faults, request counts (by path).
+	srv *httpsim.Server
 
-// simRun is one Start..Close lifetime.
-type simRun struct {
-	srv  *http.Server
-	ln   net.Listener
-	gone chan struct{} // closed when the device goes away
-	once sync.Once
-	wg   sync.WaitGroup
+	mu    sync.Mutex
+	dev   device
+	onSet func(key, value string)
 }
 
 // NewSimulator returns a stopped simulator; Start makes it reachable.
@@ -136,8 +120,9 @@ func NewSimulator(cfg SimConfig) *Simulator {
 		now = time.Now
 	}
 	cfg.Car.Now = now
-	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: now, slowDelay: 3 * time.Second,
-		requests: map[string]int{}}
+	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: now}
+	// The device logic runs once per second (introduction-en.md).
+	s.srv = httpsim.New(httpsim.Options{Name: "goe sim", Tick: time.Second, OnTick: s.step}, s.handler())
 	s.dev = newDevice(cfg)
 	s.car.Plug(cfg.Plugged)
 	s.dev.plugged = cfg.Plugged
@@ -147,83 +132,14 @@ func NewSimulator(cfg SimConfig) *Simulator {
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves until Close or
 // until ctx ends. After Close it may be started again, on the same address.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.run != nil {
-		return errors.New("goe sim: already started")
-	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("goe sim: listen %s: %w", addr, err)
-	}
-	r := &simRun{ln: ln, gone: make(chan struct{})}
-	r.srv = &http.Server{Handler: s.handler(r), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)}
-	s.run, s.addr = r, ln.Addr().String()
-	r.wg.Add(3)
-	go func() {
-		defer r.wg.Done()
-		_ = r.srv.Serve(ln)
-	}()
-	go func() { // the device logic runs once per second (introduction-en.md)
-		defer r.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.step()
-			case <-r.gone:
-				return
-			}
-		}
-	}()
-	go func() {
-		defer r.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.stop(r)
-		case <-r.gone:
-		}
-	}()
-	return nil
-}
+func (s *Simulator) Start(ctx context.Context, addr string) error { return s.srv.Start(ctx, addr) }
 
 // Addr is the bound host:port of the last Start.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
+func (s *Simulator) Addr() string { return s.srv.Addr() }
 
 // Close takes the device off the network: the listener and every open
 // connection close, hung requests are dropped. The car stays as it was.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	r := s.run
-	s.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	s.stop(r)
-	r.wg.Wait()
-	return nil
-}
-
-// stop ends run r once; the caller may or may not wait for it.
-func (s *Simulator) stop(r *simRun) {
-	r.once.Do(func() {
-		close(r.gone)
-		_ = r.srv.Close()
-		s.mu.Lock()
-		if s.run == r {
-			s.run = nil
-		}
-		s.mu.Unlock()
-	})
-}
+func (s *Simulator) Close() error { return s.srv.Close() }
 
 // Plug plugs the car in or out; the box notices at its next tick.
 func (s *Simulator) Plug(plugged bool) {
@@ -241,18 +157,10 @@ func (s *Simulator) Snapshot() SimSnapshot {
 }
 
 // SetFault makes every following reply misbehave as f says.
-func (s *Simulator) SetFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Simulator) SetFault(f Fault) { s.srv.SetFault(f) }
 
 // SetSlowDelay sets how long FaultSlow waits before answering (default 3 s).
-func (s *Simulator) SetSlowDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.slowDelay = d
-}
+func (s *Simulator) SetSlowDelay(d time.Duration) { s.srv.SetSlowDelay(d) }
 
 // OnSet registers fn, called for every key of every /api/set request
 // before the reply is sent; nil removes it.
@@ -263,11 +171,7 @@ func (s *Simulator) OnSet(fn func(key, value string)) {
 }
 
 // Requests returns how many HTTP requests each path got, faults included.
-func (s *Simulator) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.requests)
-}
+func (s *Simulator) Requests() map[string]int { return s.srv.Requests() }
 
 // Reboot restarts the box's firmware in place: settings kept in flash
 // survive, amp returns to its flash value (what API v1's amx changed is

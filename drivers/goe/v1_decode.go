@@ -1,7 +1,6 @@
 package goe
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/jsonfield"
 )
 
 // statusV1 is one decoded API v1 /status reply, in the document's units.
@@ -98,22 +98,7 @@ func parseStatusV1(body []byte) (*statusV1, error) {
 }
 
 // v1Object checks that body is one JSON object and splits it into keys.
-func v1Object(body []byte) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	switch {
-	case len(body) == 0:
-		return nil, fmt.Errorf("%w: empty reply", charger.ErrBadReply)
-	case looksHTML(body):
-		return nil, fmt.Errorf("%w: got HTML, not JSON", charger.ErrBadReply)
-	case body[0] != '{':
-		return nil, fmt.Errorf("%w: not a JSON object: %s", charger.ErrBadReply, snippet(body))
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: bad JSON: %v", charger.ErrBadReply, err)
-	}
-	return m, nil
-}
+func v1Object(body []byte) (map[string]json.RawMessage, error) { return jsonfield.Object(body, nil) }
 
 // parseNrgV1 checks the 16 meter values (the document says array[15] but
 // lists indexes 0..15): voltages in V, currents in 0.1 A.

@@ -239,7 +239,7 @@ func FuzzReading(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := c.reading(body)
 		if err == nil {
-			if err := checkReading(r); err != nil {
+			if err := meter.CheckReading(r); err != nil {
 				t.Fatal(err)
 			}
 		}

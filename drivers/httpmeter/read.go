@@ -164,7 +164,7 @@ func (c *compiled) reading(body []byte) (meter.Reading, error) {
 	if err := errors.Join(errs...); err != nil {
 		return meter.Reading{}, err
 	}
-	if err := checkReading(r); err != nil {
+	if err := meter.CheckReading(r); err != nil {
 		return meter.Reading{}, err
 	}
 	return r, nil

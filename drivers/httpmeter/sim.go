@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/evbridge/evbridge/drivers/httpsim"
 )
 
 // SimConfig sets up a simulated JSON endpoint; zero fields take the
@@ -30,14 +31,13 @@ type SimConfig struct {
 type Simulator struct {
 	cfg SimConfig
 	log *slog.Logger
+	// srv is the network side: lifetime and the count of documents served.
+	srv *httpsim.Server
 
-	mu       sync.Mutex
-	doc      func(time.Time) any
-	raw      []byte // served verbatim when set
-	status   int
-	requests int
-	srv      *http.Server
-	addr     string
+	mu     sync.Mutex
+	doc    func(time.Time) any
+	raw    []byte // served verbatim when set
+	status int
 }
 
 // NewSimulator returns a stopped simulator.
@@ -51,42 +51,28 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "http_json"), doc: cfg.Document, status: http.StatusOK}
+	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "http_json"), doc: cfg.Document, status: http.StatusOK}
+	s.srv = httpsim.New(httpsim.Options{Name: "http_json sim"}, http.HandlerFunc(s.serve))
+	return s
 }
 
 // Start serves on addr (port 0 picks one) until ctx ends or Close.
 func (s *Simulator) Start(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("http_json sim: %w", err)
+	if err := s.srv.Start(ctx, addr); err != nil {
+		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
-	s.mu.Lock()
-	s.srv, s.addr = srv, ln.Addr().String()
-	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-	context.AfterFunc(ctx, func() { s.Close() })
 	s.log.Info("simulator listening", "url", s.URL())
 	return nil
 }
 
 // Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.addr }
+func (s *Simulator) Addr() string { return s.srv.Addr() }
 
 // URL is the document's URL.
 func (s *Simulator) URL() string { return "http://" + s.Addr() + s.cfg.Path }
 
 // Close stops serving.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	return srv.Close()
-}
+func (s *Simulator) Close() error { return s.srv.Close() }
 
 // SetDocument serves v (marshalled to JSON) from now on.
 func (s *Simulator) SetDocument(v any) {
@@ -102,15 +88,15 @@ func (s *Simulator) SetRaw(body string) { s.mu.Lock(); s.raw = []byte(body); s.m
 func (s *Simulator) SetStatus(code int) { s.mu.Lock(); s.status = code; s.mu.Unlock() }
 
 // Requests is the number of requests served.
-func (s *Simulator) Requests() int { s.mu.Lock(); defer s.mu.Unlock(); return s.requests }
+func (s *Simulator) Requests() int { return s.srv.RequestsTo(s.cfg.Path) }
 
 func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != s.cfg.Path || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return
 	}
+	s.srv.Count(s.cfg.Path)
 	s.mu.Lock()
-	s.requests++
 	status, body := s.status, s.raw
 	if body == nil {
 		var err error
@@ -188,12 +174,5 @@ func runSimulator(ctx context.Context, addr string, ready func(bound string)) er
 		t := now.Sub(start).Seconds()
 		return math.Max(0, 5000*math.Sin(2*math.Pi*t/600)), 700 + 300*math.Sin(2*math.Pi*t/47)
 	})})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return httpsim.Serve(ctx, addr, ready, s)
 }

@@ -208,7 +208,7 @@ func (m *Meter) Read(ctx context.Context) (meter.Reading, error) {
 		return meter.Reading{}, fmt.Errorf("mqtt_topic: %w", err)
 	}
 	r.Currents, r.Voltages = leading(cur), leading(volt)
-	if err := checkReading(r); err != nil {
+	if err := meter.CheckReading(r); err != nil {
 		return meter.Reading{}, fmt.Errorf("mqtt_topic: %w", err)
 	}
 	return r, nil

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -185,12 +186,5 @@ func runSimulator(ctx context.Context, addr string, ready func(bound string)) er
 		t := now.Sub(start).Seconds()
 		return math.Max(0, 5000*math.Sin(2*math.Pi*t/600)), 700 + 300*math.Sin(2*math.Pi*t/47)
 	}})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return httpsim.Serve(ctx, addr, ready, s)
 }

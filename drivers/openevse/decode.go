@@ -6,28 +6,13 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/jsonfield"
 )
 
 // object checks that body is one JSON object and splits it into keys.
-func object(body []byte) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	switch {
-	case len(body) == 0:
-		return nil, fmt.Errorf("%w: empty reply", charger.ErrBadReply)
-	case looksHTML(body):
-		return nil, fmt.Errorf("%w: got HTML, not JSON", charger.ErrBadReply)
-	case body[0] != '{':
-		return nil, fmt.Errorf("%w: not a JSON object: %s", charger.ErrBadReply, snippet(body))
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: bad JSON: %v", charger.ErrBadReply, err)
-	}
-	return m, nil
-}
+func object(body []byte) (map[string]json.RawMessage, error) { return jsonfield.Object(body, nil) }
 
 // fields reads typed values from one JSON object and keeps the first
 // error, naming its key. Absent or null keys read as nil or "".
@@ -110,7 +95,7 @@ func (f *fields) str(key string) string {
 		f.fail(key, "want a string, got %s", snippet(r))
 		return ""
 	}
-	if len(v) > 128 || !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if !jsonfield.Plain(v, 128) {
 		f.fail(key, "implausible string %s", snippet([]byte(v)))
 		return ""
 	}

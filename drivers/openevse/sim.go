@@ -2,18 +2,13 @@ package openevse
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"maps"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -22,15 +17,7 @@ func init() {
 		Name:  "openevse",
 		Title: "OpenEVSE (WiFi gateway v4+), with a car plugged in",
 		Run: func(ctx context.Context, addr string, ready func(bound string)) error {
-			s := NewSimulator(SimConfig{Plugged: true})
-			if err := s.Start(ctx, addr); err != nil {
-				return err
-			}
-			if ready != nil {
-				ready(s.Addr())
-			}
-			<-ctx.Done()
-			return s.Close()
+			return httpsim.Serve(ctx, addr, ready, NewSimulator(SimConfig{Plugged: true}))
 		},
 	})
 }
@@ -74,17 +61,18 @@ func (c SimConfig) phases() int {
 	return 1
 }
 
-// Fault is a misbehaviour the simulator can be told to show.
-type Fault int
+// Fault is a misbehaviour the simulator can be told to show; the faults
+// are httpsim's, with OpenEVSE's own broken bodies (replies).
+type Fault = httpsim.Fault
 
 // Faults the simulator can inject into every HTTP reply.
 const (
-	FaultNone    Fault = iota
-	FaultHang          // accept the request, never answer until Close
-	FaultGarbage       // 200 with truncated JSON
-	FaultHTML          // 200 with an HTML page
-	FaultEmpty         // 200 with an empty body
-	FaultSlow          // answer normally after SetSlowDelay
+	FaultNone    = httpsim.FaultNone
+	FaultHang    = httpsim.FaultHang    // accept the request, never answer until Close
+	FaultGarbage = httpsim.FaultGarbage // 200 with truncated JSON
+	FaultHTML    = httpsim.FaultHTML    // 200 with an HTML page
+	FaultEmpty   = httpsim.FaultEmpty   // 200 with an empty body
+	FaultSlow    = httpsim.FaultSlow    // answer normally after SetSlowDelay
 )
 
 // Simulator is a simulated OpenEVSE with its WiFi gateway's HTTP API. It
@@ -94,20 +82,11 @@ type Simulator struct {
 	car *simcar.Car
 	now func() time.Time
 
-	mu        sync.Mutex
-	dev       evse
-	fault     Fault
-	slowDelay time.Duration
-	requests  map[string]int // "METHOD /path"
-	run       *simRun
-	addr      string
-}
+	// srv is the network side: lifetime, faults, request counts.
+	srv *httpsim.Server
 
-type simRun struct {
-	srv  *http.Server
-	gone chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	mu  sync.Mutex
+	dev evse
 }
 
 // NewSimulator returns a stopped simulator; Start makes it reachable.
@@ -139,8 +118,9 @@ func NewSimulator(cfg SimConfig) *Simulator {
 		cfg.Car.Voltage = 240
 	}
 	cfg.Car.Phases = cfg.phases()
-	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: cfg.Car.Now, slowDelay: 3 * time.Second,
-		requests: map[string]int{}}
+	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: cfg.Car.Now}
+	// The gateway reads the EVSE controller about once a second.
+	s.srv = httpsim.New(httpsim.Options{Name: "openevse sim", Tick: time.Second, OnTick: s.step}, s.handler())
 	s.dev.started = s.now()
 	s.dev.plugged = cfg.Plugged
 	s.car.Plug(cfg.Plugged)
@@ -151,80 +131,13 @@ func NewSimulator(cfg SimConfig) *Simulator {
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves until Close or
 // until ctx ends. After Close it may be started again, on the same address.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.run != nil {
-		return errors.New("openevse sim: already started")
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("openevse sim: listen %s: %w", addr, err)
-	}
-	r := &simRun{gone: make(chan struct{})}
-	r.srv = &http.Server{Handler: s.handler(r), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)}
-	s.run, s.addr = r, ln.Addr().String()
-	r.wg.Add(3)
-	go func() {
-		defer r.wg.Done()
-		_ = r.srv.Serve(ln)
-	}()
-	go func() { // the gateway reads the EVSE controller about once a second
-		defer r.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.step()
-			case <-r.gone:
-				return
-			}
-		}
-	}()
-	go func() {
-		defer r.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.stop(r)
-		case <-r.gone:
-		}
-	}()
-	return nil
-}
+func (s *Simulator) Start(ctx context.Context, addr string) error { return s.srv.Start(ctx, addr) }
 
 // Addr is the bound host:port of the last Start.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
+func (s *Simulator) Addr() string { return s.srv.Addr() }
 
 // Close takes the charger off the network; claims and car stay as they are.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	r := s.run
-	s.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	s.stop(r)
-	r.wg.Wait()
-	return nil
-}
-
-func (s *Simulator) stop(r *simRun) {
-	r.once.Do(func() {
-		close(r.gone)
-		_ = r.srv.Close()
-		s.mu.Lock()
-		if s.run == r {
-			s.run = nil
-		}
-		s.mu.Unlock()
-	})
-}
+func (s *Simulator) Close() error { return s.srv.Close() }
 
 // MDNSInfo is what this simulated charger would advertise: MDNSService on
 // its bound port with the firmware's TXT records. The caller advertises.
@@ -312,25 +225,13 @@ func (s *Simulator) Snapshot() SimSnapshot {
 
 // Requests returns how many requests each "METHOD /path" got, faults
 // included.
-func (s *Simulator) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.requests)
-}
+func (s *Simulator) Requests() map[string]int { return s.srv.Requests() }
 
 // SetFault makes every following reply misbehave as f says.
-func (s *Simulator) SetFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Simulator) SetFault(f Fault) { s.srv.SetFault(f) }
 
 // SetSlowDelay sets how long FaultSlow waits before answering (default 3 s).
-func (s *Simulator) SetSlowDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.slowDelay = d
-}
+func (s *Simulator) SetSlowDelay(d time.Duration) { s.srv.SetSlowDelay(d) }
 
 func (s *Simulator) step() {
 	s.mu.Lock()

@@ -7,16 +7,20 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/evbridge/evbridge/drivers/httpsim"
 )
 
-// handler serves the gateway's HTTP API for one run.
-func (s *Simulator) handler(run *simRun) http.Handler {
+// replies are the broken bodies OpenEVSE gateways were seen to send.
+var replies = httpsim.Replies{
+	Garbage: `{"mode":"STA","state":3,"amp":15990,"pilot":1`,
+	HTML:    "<html><body><a href=\"http://192.168.4.1\">OpenEVSE</a></body></html>",
+}
+
+// handler serves the gateway's HTTP API.
+func (s *Simulator) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.mu.Lock()
-		fault, delay := s.fault, s.slowDelay
-		s.requests[req.Method+" "+req.URL.Path]++
-		s.mu.Unlock()
+		s.srv.Count(req.Method + " " + req.URL.Path)
 		if !s.authorized(req) {
 			// src/web_server.cpp requestPreProcess: basic auth, realm is the
 			// host name, empty body.
@@ -24,34 +28,8 @@ func (s *Simulator) handler(run *simRun) http.Handler {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		switch fault {
-		case FaultHang:
-			select {
-			case <-run.gone:
-			case <-req.Context().Done():
-			}
-			panic(http.ErrAbortHandler) // drop the connection, answer nothing
-		case FaultGarbage:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"mode":"STA","state":3,"amp":15990,"pilot":1`)
+		if s.srv.Misbehave(w, req, replies) {
 			return
-		case FaultHTML:
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, "<html><body><a href=\"http://192.168.4.1\">OpenEVSE</a></body></html>")
-			return
-		case FaultEmpty:
-			w.Header().Set("Content-Type", "application/json")
-			return
-		case FaultSlow:
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-run.gone:
-				panic(http.ErrAbortHandler)
-			case <-req.Context().Done():
-				return
-			}
 		}
 		s.route(w, req)
 	})

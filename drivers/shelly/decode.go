@@ -73,7 +73,7 @@ func parseEMStatus(body []byte) (r meter.Reading, notes []string, err error) {
 		}
 		r.Voltages = append(r.Voltages, *v)
 	}
-	if err := checkReading(r); err != nil {
+	if err := meter.CheckReading(r); err != nil {
 		return meter.Reading{}, nil, err
 	}
 	return r, notes, nil
@@ -94,7 +94,7 @@ func parseEMData(body []byte) (imp, exp *float64, err error) {
 		return &v
 	}
 	imp, exp = kwh(d.TotalAct), kwh(d.TotalActRet)
-	if err := checkReading(meter.Reading{EnergyImport: imp, EnergyExport: exp}); err != nil {
+	if err := meter.CheckReading(meter.Reading{EnergyImport: imp, EnergyExport: exp}); err != nil {
 		return nil, nil, err
 	}
 	return imp, exp, nil

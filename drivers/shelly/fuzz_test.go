@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/evbridge/evbridge/bridge/meter"
 )
 
 // FuzzParseEMStatus: any reply decodes to an error or a plausible
@@ -23,14 +25,14 @@ func FuzzParseEMStatus(f *testing.F) {
 			if r.Power == nil {
 				t.Fatal("reading without power")
 			}
-			if err := checkReading(r); err != nil {
+			if err := meter.CheckReading(r); err != nil {
 				t.Fatal(err)
 			}
 		}
 		imp, exp, err := parseEMData(body)
 		if err == nil {
 			for _, v := range []*float64{imp, exp} {
-				if v != nil && (*v < 0 || *v > maxEnergy) {
+				if v != nil && (*v < 0 || *v > meter.MaxEnergy) {
 					t.Fatalf("counter %v", *v)
 				}
 			}

@@ -8,12 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/evbridge/evbridge/drivers/httpsim"
 )
 
 // SimConfig sets up a simulated Shelly Pro 3EM; zero fields take the
@@ -51,10 +52,21 @@ const (
 	FaultNoEnergy           // EMData.GetStatus answers a 500 RPC error
 )
 
+// httpFaults are the faults httpsim shows for this device.
+var httpFaults = map[Fault]httpsim.Fault{FaultGarbage: httpsim.FaultGarbage, FaultHTML: httpsim.FaultHTML,
+	FaultEmpty: httpsim.FaultEmpty, FaultHang: httpsim.FaultHang}
+
+// replies are the simulator's broken bodies; garbage and empty replies
+// carry no Content-Type, as they always did here.
+var replies = httpsim.Replies{Garbage: `{"id":0,"a_current":1.2,"total_act_po`,
+	HTML: "<html><body>Shelly</body></html>", Unlabelled: true}
+
 // Simulator is a Shelly Pro 3EM on a real HTTP server.
 type Simulator struct {
 	cfg SimConfig
 	log *slog.Logger
+	// srv is the network side: lifetime, request counts (by path).
+	srv *httpsim.Server
 
 	mu       sync.Mutex
 	power    func(time.Time) [3]float64
@@ -63,10 +75,6 @@ type Simulator struct {
 	last     time.Time
 	fault    Fault
 	nonces   map[string]uint64 // nonce → highest nc used
-	requests map[string]int
-	srv      *http.Server
-	addr     string
-	gone     chan struct{}
 }
 
 // NewSimulator returns a stopped simulator.
@@ -82,10 +90,14 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	}
 	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "shelly_pro3em"), power: cfg.Power,
 		importWh: cfg.ImportWh, exportWh: cfg.ExportWh, last: time.Now(),
-		nonces: map[string]uint64{}, requests: map[string]int{}}
+		nonces: map[string]uint64{}}
 	if s.power == nil {
 		s.power = constant(500, 300, 200)
 	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /shelly", s.serveInfo)
+	mux.HandleFunc("/rpc/{method}", s.serveRPC)
+	s.srv = httpsim.New(httpsim.Options{Name: "shelly sim"}, mux)
 	return s
 }
 
@@ -95,38 +107,18 @@ func constant(a, b, c float64) func(time.Time) [3]float64 {
 
 // Start serves on addr (port 0 picks one) until ctx ends or Close.
 func (s *Simulator) Start(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("shelly sim: %w", err)
+	if err := s.srv.Start(ctx, addr); err != nil {
+		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /shelly", s.serveInfo)
-	mux.HandleFunc("/rpc/{method}", s.serveRPC)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	s.mu.Lock()
-	s.srv, s.addr, s.gone = srv, ln.Addr().String(), make(chan struct{})
-	s.mu.Unlock()
-	go func() { _ = srv.Serve(ln) }()
-	context.AfterFunc(ctx, func() { s.Close() })
 	s.log.Info("simulator listening", "addr", s.Addr(), "auth", s.cfg.Password != "")
 	return nil
 }
 
 // Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.addr }
+func (s *Simulator) Addr() string { return s.srv.Addr() }
 
 // Close stops serving; hanging requests end.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, gone := s.srv, s.gone
-	s.srv = nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(gone)
-	return srv.Close()
-}
+func (s *Simulator) Close() error { return s.srv.Close() }
 
 // SetPower makes the phases draw constant powers, W (negative: export).
 func (s *Simulator) SetPower(a, b, c float64) {
@@ -140,11 +132,7 @@ func (s *Simulator) SetFault(f Fault) { s.mu.Lock(); s.fault = f; s.mu.Unlock() 
 
 // Requests is how many requests reached path ("/rpc/EM.GetStatus"),
 // refused ones included.
-func (s *Simulator) Requests(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
-}
+func (s *Simulator) Requests(path string) int { return s.srv.RequestsTo(path) }
 
 func (s *Simulator) serveInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -156,9 +144,9 @@ func (s *Simulator) serveInfo(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Simulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
+	s.srv.Count(r.URL.Path)
 	s.mu.Lock()
-	s.requests[r.URL.Path]++
-	fault, gone := s.fault, s.gone
+	fault := s.fault
 	authorized := s.authorized(r)
 	s.mu.Unlock()
 	if !authorized {
@@ -169,21 +157,7 @@ func (s *Simulator) serveRPC(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"code": -105, "message": fmt.Sprintf("Argument 'id', value %s not found!", id)})
 		return
 	}
-	switch fault {
-	case FaultGarbage:
-		_, _ = w.Write([]byte(`{"id":0,"a_current":1.2,"total_act_po`))
-		return
-	case FaultHTML:
-		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte("<html><body>Shelly</body></html>"))
-		return
-	case FaultEmpty:
-		return
-	case FaultHang:
-		select {
-		case <-r.Context().Done():
-		case <-gone:
-		}
+	if f, ok := httpFaults[fault]; ok && s.srv.Inject(w, r, f, replies) {
 		return
 	}
 	s.mu.Lock()
@@ -293,12 +267,5 @@ func runSimulator(ctx context.Context, addr string, ready func(bound string)) er
 			pv := math.Max(0, 4500*math.Sin(2*math.Pi*t/600))
 			return [3]float64{350 + 150*math.Sin(2*math.Pi*t/53) - pv, 300, 250}
 		}})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return httpsim.Serve(ctx, addr, ready, s)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/evbridge/evbridge/bridge/meter"
 	"github.com/evbridge/evbridge/drivers/modbusx"
 )
 
@@ -45,7 +46,7 @@ func FuzzDecodeModel(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := checkReading(r); err != nil {
+		if err := meter.CheckReading(r); err != nil {
 			t.Fatalf("decoded an implausible reading: %v", err)
 		}
 		if len(r.Currents) > 3 || len(r.Voltages) > 3 {

@@ -183,7 +183,7 @@ func decodeModel(b *modbusx.Block, ref modelRef) (meter.Reading, error) {
 	if err != nil {
 		return meter.Reading{}, fmt.Errorf("model %d at %d: %w", id, ref.Addr, err)
 	}
-	if err := checkReading(r); err != nil {
+	if err := meter.CheckReading(r); err != nil {
 		return meter.Reading{}, fmt.Errorf("model %d at %d: %w", id, ref.Addr, err)
 	}
 	return r, nil

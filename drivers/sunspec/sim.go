@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/modbusx"
 	"github.com/simonvetter/modbus"
 )
@@ -258,12 +259,5 @@ func runSimulator(ctx context.Context, addr string, ready func(bound string)) er
 	s := NewSimulator(SimConfig{Models: []uint16{103, 203}, Logger: slog.Default(),
 		PV: pv, Grid: func(now time.Time) float64 { return house(now) - pv(now) },
 		ImportWh: 1_234_567, ExportWh: 765_432, ProducedWh: 2_345_678})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return httpsim.Serve(ctx, addr, ready, s)
 }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/jsonfield"
 )
 
 // repair fixes the two known firmware slips and nothing else: bare nan
@@ -64,22 +64,7 @@ func badNumber(b []byte) int {
 }
 
 // object decodes one (repaired) JSON object into its keys.
-func object(body []byte) (map[string]json.RawMessage, error) {
-	body = bytes.TrimSpace(body)
-	switch {
-	case len(body) == 0:
-		return nil, fmt.Errorf("%w: empty reply", charger.ErrBadReply)
-	case body[0] == '<':
-		return nil, fmt.Errorf("%w: got HTML, not JSON", charger.ErrBadReply)
-	case body[0] != '{':
-		return nil, fmt.Errorf("%w: not a JSON object: %s", charger.ErrBadReply, snippet(body))
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(repair(body), &m); err != nil {
-		return nil, fmt.Errorf("%w: bad JSON: %v", charger.ErrBadReply, err)
-	}
-	return m, nil
-}
+func object(body []byte) (map[string]json.RawMessage, error) { return jsonfield.Object(body, repair) }
 
 // fields reads typed values and keeps the first error, naming its key.
 // Absent or null keys read as nil or "".
@@ -135,8 +120,7 @@ func (f *fields) str(key string) string {
 		return ""
 	}
 	var v string
-	if r[0] != '"' || json.Unmarshal(r, &v) != nil || len(v) > 128 || !utf8.ValidString(v) ||
-		strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+	if r[0] != '"' || json.Unmarshal(r, &v) != nil || !jsonfield.Plain(v, 128) {
 		f.fail(key, r, "a short plain string")
 		return ""
 	}
@@ -262,14 +246,5 @@ func parseWifi(body []byte) (*float64, error) {
 	return rssi, f.err
 }
 
-func snippet(b []byte) string {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return "(empty)"
-	}
-	s := string(b)
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return strconv.Quote(s)
-}
+// snippet quotes the start of a reply for an error message.
+func snippet(b []byte) string { return jsonfield.Snippet(b) }

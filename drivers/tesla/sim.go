@@ -2,17 +2,11 @@ package tesla
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"maps"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -21,15 +15,7 @@ func init() {
 		Name:  "tesla_wc3",
 		Title: "Tesla Wall Connector Gen 3 (read-only), with a car plugged in",
 		Run: func(ctx context.Context, addr string, ready func(bound string)) error {
-			s := NewSimulator(SimConfig{Plugged: true})
-			if err := s.Start(ctx, addr); err != nil {
-				return err
-			}
-			if ready != nil {
-				ready(s.Addr())
-			}
-			<-ctx.Done()
-			return s.Close()
+			return httpsim.Serve(ctx, addr, ready, NewSimulator(SimConfig{Plugged: true}))
 		},
 	})
 }
@@ -52,18 +38,20 @@ type SimConfig struct {
 	Plugged bool
 }
 
-// Fault is a misbehaviour the simulator can be told to show.
-type Fault int
+// Fault is a misbehaviour the simulator can be told to show; the faults
+// are httpsim's, with the Wall Connector's own broken bodies (replies),
+// plus one of its own.
+type Fault = httpsim.Fault
 
 // Faults the simulator can inject into every HTTP reply.
 const (
-	FaultNone         Fault = iota
-	FaultHang               // accept the request, never answer until Close
-	FaultGarbage            // 200 with truncated JSON
-	FaultHTML               // 200 with an HTML page
-	FaultEmpty              // 200 with an empty body
-	FaultSlow               // answer normally after SetSlowDelay
-	FaultMissingBrace       // the reply without its closing brace, as firmware slips
+	FaultNone         = httpsim.FaultNone
+	FaultHang         = httpsim.FaultHang    // accept the request, never answer until Close
+	FaultGarbage      = httpsim.FaultGarbage // 200 with truncated JSON
+	FaultHTML         = httpsim.FaultHTML    // 200 with an HTML page
+	FaultEmpty        = httpsim.FaultEmpty   // 200 with an empty body
+	FaultSlow         = httpsim.FaultSlow    // answer normally after SetSlowDelay
+	FaultMissingBrace = FaultSlow + 1        // the reply without its closing brace, as firmware slips
 )
 
 // Simulator is a simulated Wall Connector Gen 3 with its local API. It
@@ -73,20 +61,11 @@ type Simulator struct {
 	car *simcar.Car
 	now func() time.Time
 
-	mu        sync.Mutex
-	dev       twc
-	fault     Fault
-	slowDelay time.Duration
-	requests  map[string]int
-	run       *simRun
-	addr      string
-}
+	// srv is the network side: lifetime, faults, request counts.
+	srv *httpsim.Server
 
-type simRun struct {
-	srv  *http.Server
-	gone chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup
+	mu  sync.Mutex
+	dev twc
 }
 
 // NewSimulator returns a stopped simulator; Start makes it reachable.
@@ -109,8 +88,8 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Car.Voltage <= 0 {
 		cfg.Car.Voltage = 230
 	}
-	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: cfg.Car.Now, slowDelay: 3 * time.Second,
-		requests: map[string]int{}}
+	s := &Simulator{cfg: cfg, car: simcar.New(cfg.Car), now: cfg.Car.Now}
+	s.srv = httpsim.New(httpsim.Options{Name: "tesla sim", Tick: time.Second, OnTick: s.step}, s.handler())
 	// The device has been up for a while (the client's example: 35779 s).
 	s.dev = twc{offered: cfg.Breaker, booted: s.now().Add(-35779 * time.Second), plugged: cfg.Plugged}
 	s.car.Plug(cfg.Plugged)
@@ -120,80 +99,13 @@ func NewSimulator(cfg SimConfig) *Simulator {
 
 // Start listens on addr (e.g. "127.0.0.1:0") and serves until Close or
 // until ctx ends. After Close it may be started again, on the same address.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.run != nil {
-		return errors.New("tesla sim: already started")
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("tesla sim: listen %s: %w", addr, err)
-	}
-	r := &simRun{gone: make(chan struct{})}
-	r.srv = &http.Server{Handler: s.handler(r), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: log.New(io.Discard, "", 0)}
-	s.run, s.addr = r, ln.Addr().String()
-	r.wg.Add(3)
-	go func() {
-		defer r.wg.Done()
-		_ = r.srv.Serve(ln)
-	}()
-	go func() {
-		defer r.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				s.step()
-			case <-r.gone:
-				return
-			}
-		}
-	}()
-	go func() {
-		defer r.wg.Done()
-		select {
-		case <-ctx.Done():
-			s.stop(r)
-		case <-r.gone:
-		}
-	}()
-	return nil
-}
+func (s *Simulator) Start(ctx context.Context, addr string) error { return s.srv.Start(ctx, addr) }
 
 // Addr is the bound host:port of the last Start.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
+func (s *Simulator) Addr() string { return s.srv.Addr() }
 
 // Close takes the device off the network; the car stays as it was.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	r := s.run
-	s.mu.Unlock()
-	if r == nil {
-		return nil
-	}
-	s.stop(r)
-	r.wg.Wait()
-	return nil
-}
-
-func (s *Simulator) stop(r *simRun) {
-	r.once.Do(func() {
-		close(r.gone)
-		_ = r.srv.Close()
-		s.mu.Lock()
-		if s.run == r {
-			s.run = nil
-		}
-		s.mu.Unlock()
-	})
-}
+func (s *Simulator) Close() error { return s.srv.Close() }
 
 // Plug plugs the car in or out; the device notices at its next tick.
 func (s *Simulator) Plug(plugged bool) {
@@ -234,25 +146,13 @@ func (s *Simulator) Snapshot() SimSnapshot {
 }
 
 // Requests returns how many requests each path got, faults included.
-func (s *Simulator) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.requests)
-}
+func (s *Simulator) Requests() map[string]int { return s.srv.Requests() }
 
 // SetFault makes every following reply misbehave as f says.
-func (s *Simulator) SetFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Simulator) SetFault(f Fault) { s.srv.SetFault(f) }
 
 // SetSlowDelay sets how long FaultSlow waits before answering (default 3 s).
-func (s *Simulator) SetSlowDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.slowDelay = d
-}
+func (s *Simulator) SetSlowDelay(d time.Duration) { s.srv.SetSlowDelay(d) }
 
 func (s *Simulator) step() {
 	s.mu.Lock()

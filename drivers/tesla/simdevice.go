@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"math"
 	"net/http"
 	"slices"
 	"time"
 
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -155,40 +155,19 @@ func wifiStatus() map[string]any {
 	}
 }
 
-// handler serves the local API for one run: GET only, no login.
-func (s *Simulator) handler(run *simRun) http.Handler {
+// replies are the broken bodies Wall Connectors were seen to send.
+var replies = httpsim.Replies{
+	Garbage: `{"contactor_closed":true,"vehicle_connected":tr`,
+	HTML:    "<!DOCTYPE html><html><body>Wall Connector</body></html>",
+}
+
+// handler serves the local API: GET only, no login.
+func (s *Simulator) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.mu.Lock()
-		fault, delay := s.fault, s.slowDelay
-		s.requests[req.URL.Path]++
-		s.mu.Unlock()
-		switch fault {
-		case FaultHang:
-			select {
-			case <-run.gone:
-			case <-req.Context().Done():
-			}
-			panic(http.ErrAbortHandler)
-		case FaultGarbage:
-			write(w, []byte(`{"contactor_closed":true,"vehicle_connected":tr`))
+		s.srv.Count(req.URL.Path)
+		fault := s.srv.Fault()
+		if s.srv.Misbehave(w, req, replies) {
 			return
-		case FaultHTML:
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, "<!DOCTYPE html><html><body>Wall Connector</body></html>")
-			return
-		case FaultEmpty:
-			write(w, nil)
-			return
-		case FaultSlow:
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-run.gone:
-				panic(http.ErrAbortHandler)
-			case <-req.Context().Done():
-				return
-			}
 		}
 		if req.Method != http.MethodGet {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -95,7 +95,9 @@ func TestRuntimeChargersPendingAcceptPersist(t *testing.T) {
 		t.Errorf("restart changed the charger's current to %v (safety invariant 2)", amp)
 	}
 
-	// Move: the same serial found at another address is followed.
+	// Move: the same serial found at another address is followed (once
+	// the restored charger has told its serial).
+	waitSim(t, func() bool { v, _ := b2.Charger("drive"); return v.State.Serial == "012345" })
 	addr := sim.Addr()
 	sim.Close()
 	if err := sim.Start(ctx, "127.0.0.1:0"); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/solar"
+	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
 // cmdSimulate replays a recorded PV/house trace through the real solar
@@ -31,6 +32,8 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) error {
 	zoneName := fs.String("zone", "", "time zone of the plug times (default: UTC for Solar-Log, Europe/Berlin for Home Assistant data)")
 	fromS := fs.String("from", "", "start date YYYY-MM-DD (default: the trace's start)")
 	toS := fs.String("to", "", "end date YYYY-MM-DD, exclusive (default: the trace's end)")
+	carModel := fs.String("car", "simple", "car model: simple (follows the offer one tick later; fast) or lagging (drivers/simcar: 2 s reaction, 1.5 s ramp, 6 A minimum)")
+	battery := fs.Float64("car-battery", 0, "car battery to fill, kWh (0: never full)")
 	asJSON := fs.Bool("json", false, "print evbridge's figures as one JSON object")
 	plot := fs.String("plot", "", "write an SVG of PV, house, car and grid power for --day")
 	day := fs.String("day", "", "the day to plot, YYYY-MM-DD")
@@ -75,6 +78,17 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) error {
 	}
 	if sc.To, err = date(*toS, zone); err != nil {
 		return fmt.Errorf("--to: %w", err)
+	}
+	switch *carModel {
+	case "simple":
+		if *battery > 0 {
+			sc.NewCar = func(int) solar.Car { return &solar.SimpleCar{CapacityKWh: *battery, Voltage: sc.Site.Voltage} }
+		}
+	case "lagging":
+		t0 := samples[0].Time
+		sc.NewCar = func(int) solar.Car { return newLaggingCar(t0, *battery) }
+	default:
+		return fmt.Errorf("--car %q: expected simple or lagging", *carModel)
 	}
 	if err := sc.Site.Validate(); err != nil {
 		return fmt.Errorf("scenario: %w", err)
@@ -292,4 +306,29 @@ func (p *svgPlot) svg(title string) []byte {
 	}
 	b.WriteString("</svg>\n")
 	return []byte(b.String())
+}
+
+// laggingCar adapts drivers/simcar (reaction delay, ramp, 6 A minimum,
+// full battery) to solar.Car, its clock moved by the replay.
+type laggingCar struct {
+	car *simcar.Car
+	now time.Time
+}
+
+func newLaggingCar(start time.Time, kWh float64) *laggingCar {
+	c := &laggingCar{now: start}
+	soc := 10.0
+	if kWh <= 0 {
+		kWh = 1e9 // never full
+	}
+	c.car = simcar.New(simcar.Config{BatteryKWh: kWh, SoC: soc, Now: func() time.Time { return c.now }})
+	return c
+}
+
+func (c *laggingCar) Plug(p bool)                      { c.car.Plug(p) }
+func (c *laggingCar) Offer(a float64, ph int, on bool) { c.car.Offer(a, ph, on) }
+func (c *laggingCar) Advance(dt time.Duration)         { c.now = c.now.Add(dt) }
+func (c *laggingCar) Draw() (float64, [3]float64, float64, bool) {
+	r := c.car.Read()
+	return r.Power, r.Currents, r.SessionWh / 1000, r.Full
 }

@@ -36,7 +36,7 @@ func TestSimulateJSONAndPlot(t *testing.T) {
 }
 
 func TestSimulateTable(t *testing.T) {
-	code, out, errOut := run(t, "simulate", "--trace", "testdata/two-days.csv", "--mode", "minpv", "--phases", "1", "--switch-phases=false")
+	code, out, errOut := run(t, "simulate", "--trace", "testdata/two-days.csv", "--mode", "minpv", "--phases", "1", "--switch-phases=false", "--car", "lagging", "--car-battery", "20")
 	if code != 0 || !strings.Contains(out, "evcc-like") || !strings.Contains(out, "car PV / oracle") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -55,6 +55,7 @@ func TestSimulateBadInput(t *testing.T) {
 		{[]string{"simulate", "--trace", "testdata/two-days.csv", "--plug-from", "7am"}, 1, "--plug-from: expected HH:MM"},
 		{[]string{"simulate", "--trace", "testdata/two-days.csv", "--min-current", "20"}, 1, "scenario"},
 		{[]string{"simulate", "--trace", "main.go"}, 1, "main.go"},
+		{[]string{"simulate", "--trace", "testdata/two-days.csv", "--car", "tesla"}, 1, `--car "tesla"`},
 	}
 	for _, c := range cases {
 		code, _, errOut := run(t, c.args...)

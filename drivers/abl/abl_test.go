@@ -9,73 +9,38 @@ import (
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/drivers/modbusx"
-	"github.com/evbridge/evbridge/drivers/simcar"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
-// quickCar reacts within a tenth of a second, to keep the tests short.
-func quickCar() simcar.Config {
-	return simcar.Config{Delay: 50 * time.Millisecond, Tau: 50 * time.Millisecond}
-}
+// The setup every Modbus driver's tests share (modbustest); dial
+// connects a driver with default options and its own pool.
+var (
+	quickCar  = modbustest.QuickCar
+	testPool  = modbustest.Pool
+	poll      = modbustest.Poll[*Charger]
+	waitFor   = modbustest.WaitFor
+	pollUntil = modbustest.PollUntil[*Charger]
+	dial      = modbustest.Connect(New, DefaultOptions)
+)
 
 func startSim(t testing.TB, cfg SimConfig) *Simulator {
 	t.Helper()
-	if cfg.Car.Delay == 0 && cfg.Car.Tau == 0 {
-		cfg.Car = quickCar()
-	}
-	s := NewSimulator(cfg)
-	if err := s.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	cfg.Car = modbustest.QuickCarIfUnset(cfg.Car)
+	return modbustest.Start(t, NewSimulator(cfg))
 }
 
-func testPool(t testing.TB) *modbusx.Pool {
-	p := modbusx.NewPool(modbusx.PoolConfig{BackoffMin: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
-	t.Cleanup(func() { p.Close() })
-	return p
+// fixture runs the shared Modbus driver tests (modbustest) on the
+// default simulator.
+var fixture = modbustest.Fixture[*Simulator, *Charger]{
+	Start:  func(t testing.TB) *Simulator { return startSim(t, SimConfig{}) },
+	Driver: func(t testing.TB, s *Simulator) *Charger { return newDriver(t, s.Addr(), testPool(t), nil) },
+	Dial:   dial,
 }
 
 func newDriver(t testing.TB, addr string, pool *modbusx.Pool, edit func(*Options)) *Charger {
 	t.Helper()
 	o := DefaultOptions()
-	if edit != nil {
-		edit(&o)
-	}
-	c, err := New(charger.Settings{Name: "test", Address: addr, Timeout: 3 * time.Second, MaxCurrent: 32}, o, nil, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func poll(t testing.TB, c *Charger) charger.State {
-	t.Helper()
-	st, err := c.Poll(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// waitFor polls cond with a generous deadline; it never asserts speed.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func pollUntil(t testing.TB, c *Charger, what string, cond func(charger.State) bool) charger.State {
-	t.Helper()
-	var st charger.State
-	waitFor(t, what, func() bool { st = poll(t, c); return cond(st) })
-	return st
+	return modbustest.Build(t, New, modbustest.Settings(addr, 32), o, edit, pool)
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 0.01 }

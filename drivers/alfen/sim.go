@@ -2,16 +2,13 @@ package alfen
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a simulated station; zero fields take the defaults.
@@ -45,6 +42,9 @@ type SimConfig struct {
 
 // Simulator is an Alfen NG9xx station on a real Modbus TCP server.
 type Simulator struct {
+	// The harness serves Modbus TCP and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg   SimConfig
 	log   *slog.Logger
 	start time.Time
@@ -52,15 +52,6 @@ type Simulator struct {
 	mu      sync.Mutex
 	sockets []*simSocket
 	scn     [3]scnPhase
-	srv     *modbus.ModbusServer
-	addr    string
-	stop    chan struct{}
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
 }
 
 type simSocket struct {
@@ -80,9 +71,11 @@ type scnPhase struct {
 }
 
 // Counters count the requests the simulator answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // SocketSnapshot is one socket's state.
 type SocketSnapshot struct {
@@ -139,7 +132,10 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "alfen"), start: time.Now(), masters: map[string]struct{}{}}
+	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "alfen"), start: time.Now()}
+	s.harness = modbussim.New(modbussim.Config{Name: "alfen", Handler: handler{s: s},
+		IdleTimeout: cfg.KeepAlive, MaxClients: uint(cfg.MaxMasters), Tick: s.tick,
+		LogAttrs: []any{"sockets", cfg.Sockets}, Logger: s.log})
 	for i := 0; i < cfg.Sockets; i++ {
 		s.sockets = append(s.sockets, &simSocket{car: simcar.New(cfg.Car), setpoint: math.NaN(),
 			phases: 3, baseWh: cfg.EnergyWh + float64(i)*1000})
@@ -150,91 +146,11 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	return s
 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or
-// Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var srv *modbus.ModbusServer
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return fmt.Errorf("alfen sim: %w", err)
-		}
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{
-			URL: "tcp://" + a, Timeout: s.cfg.KeepAlive, MaxClients: uint(s.cfg.MaxMasters),
-			Logger: modbusx.LibLogger(s.log),
-		}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				addr = a
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("alfen sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (validity expiry, car offers).
+func (s *Simulator) tick(now time.Time) {
 	s.mu.Lock()
-	s.srv, s.addr, s.stop = srv, addr, make(chan struct{})
-	stop := s.stop
+	s.update(now)
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", addr, "sockets", s.cfg.Sockets)
-	return nil
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// run moves the model on (validity expiry, car offers) every 100 ms.
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update(time.Now())
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, stop := s.srv, s.stop
-	s.srv, s.stop = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(stop)
-	return srv.Stop()
 }
 
 // Plug plugs the car of socket 1 in or out.
@@ -259,25 +175,13 @@ func (s *Simulator) withSocket(n int, f func(*simSocket)) {
 	}
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.mu.Lock(); s.busy = n; s.mu.Unlock() }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.mu.Lock(); s.drop = n; s.mu.Unlock() }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns every socket's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.update(now)
-	snap := Snapshot{Counters: s.reqs, Masters: len(s.masters)}
+	snap := Snapshot{Counters: s.Counters(), Masters: s.Masters()}
 	for _, sk := range s.sockets {
 		r := sk.car.Read()
 		snap.Sockets = append(snap.Sockets, SocketSnapshot{
@@ -340,14 +244,5 @@ func (s *Simulator) mode3(sk *simSocket, r simcar.Reading) string {
 
 // runSimulator serves `evbridge sim alfen`: an Eve Single with a car.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default()})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }

@@ -4,66 +4,20 @@ import (
 	"context"
 	"errors"
 	"math"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
 func TestConnectionDroppedMidRead(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	poll(t, c)
-	// Dropped once: the read is retried on a new connection.
-	s.Drop(1)
-	poll(t, c)
-	if m := s.Snapshot().Masters; m != 2 {
-		t.Fatalf("station saw %d connections, want 2", m)
-	}
-	// Dropped on the retry too: the poll fails clearly, then recovers.
-	s.Drop(2)
-	_, err := c.Poll(context.Background())
-	if !errors.Is(err, modbusx.ErrConnection) || !strings.Contains(err.Error(), "alfen: read socket 1") {
-		t.Fatalf("err = %v, want a lost connection", err)
-	}
-	waitFor(t, "recovery", func() bool { _, err := c.Poll(context.Background()); return err == nil })
+	modbustest.DroppedMidRead(t, fixture, 2, "alfen: read socket 1")
 }
 
-func TestDeviceBusy(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	s.Busy(1)
-	_, err := c.Poll(context.Background())
-	if !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("err = %v, want device busy", err)
-	}
-	poll(t, c)
-	s.Busy(1)
-	if err := c.SetCurrent(context.Background(), 10); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("write err = %v, want device busy", err)
-	}
-}
+func TestDeviceBusy(t *testing.T) { modbustest.DeviceBusy(t, fixture) }
 
-func TestSlowDevice(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	pool := testPool(t)
-	c := newDriver(t, s, pool, nil) // 3 s timeout
-	s.Delay(100 * time.Millisecond)
-	poll(t, c) // slow but within the timeout
-	impatient, err := New(charger.Settings{Address: s.Addr(), Timeout: 50 * time.Millisecond}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer impatient.Close()
-	s.Delay(time.Second)
-	if _, err := impatient.Poll(context.Background()); !errors.Is(err, modbusx.ErrTimeout) {
-		t.Fatalf("err = %v, want timeout", err)
-	}
-	s.Delay(0)
-	waitFor(t, "recovery", func() bool { _, err := impatient.Poll(context.Background()); return err == nil })
-}
+func TestSlowDevice(t *testing.T) { modbustest.SlowDevice(t, fixture, nil) }
 
 func TestTwoSocketsOneConnection(t *testing.T) {
 	s := startSim(t, SimConfig{Sockets: 2, Serial: "ACE0000042"})
@@ -100,14 +54,7 @@ func TestTwoSocketsOneConnection(t *testing.T) {
 
 func TestRequestsPerPoll(t *testing.T) {
 	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	for i := range 3 {
-		before := s.Counters().Reads
-		poll(t, c)
-		if n := s.Counters().Reads - before; n != 3 {
-			t.Fatalf("poll %d took %d requests, want 3", i, n)
-		}
-	}
+	modbustest.ReadsPerPoll(t, s, newDriver(t, s, testPool(t), nil), 3, 3)
 }
 
 // TestSimulatorRegisterMap checks the simulator against ALF §1–§3 with a
@@ -215,61 +162,19 @@ func mustPlan(t *testing.T, spans ...modbusx.Span) *modbusx.Plan {
 }
 
 func TestRegistry(t *testing.T) {
-	d, ok := charger.Default.Lookup("alfen")
-	if !ok {
-		t.Fatal("alfen not registered")
-	}
-	o, ok := d.NewOptions().(*Options)
-	if !ok || *o != DefaultOptions() || d.DefaultPort != 502 {
-		t.Fatalf("options %+v, port %d", o, d.DefaultPort)
-	}
-	ch, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.(charger.Closer).Close()
+	d, o := modbustest.Registered(t, "alfen", DefaultOptions())
+	ch := modbustest.Instance(t, d, o)
 	if _, ok := ch.(charger.PhaseSwitcher); ok {
 		t.Error("phase switching offered though the option is off")
 	}
 	o.PhaseSwitching = true
-	ch2, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch2.(charger.Closer).Close()
+	ch2 := modbustest.Instance(t, d, o)
 	if _, ok := ch2.(charger.PhaseSwitcher); !ok {
 		t.Error("phase switching missing")
 	}
-	if _, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, &Options{Socket: 9}, nil); err == nil {
-		t.Error("bad options accepted")
-	}
+	modbustest.RejectsOptions(t, d, &Options{Socket: 9})
 }
 
 func TestRegisteredSimulatorRuns(t *testing.T) {
-	var sim charger.Simulator
-	for _, s := range charger.Simulators() {
-		if s.Name == "alfen" {
-			sim = s
-		}
-	}
-	if sim.Run == nil {
-		t.Fatal("alfen simulator not registered")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	bound := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx, "127.0.0.1:0", func(a string) { bound <- a }) }()
-	addr := <-bound
-	c, err := New(charger.Settings{Address: addr, Timeout: 3 * time.Second}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if st := poll(t, c); st.Status == charger.StatusNoVehicle || st.Status == charger.StatusUnknown {
-		t.Errorf("standalone simulator has no car: %s", st.Status)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	modbustest.SimulatorRuns(t, "alfen", dial)
 }

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a gateway with boxes behind it; zero fields take the
@@ -38,22 +36,15 @@ type SimConfig struct {
 
 // Simulator is a gateway with Heidelberg boxes behind it.
 type Simulator struct {
+	// The harness serves the framing (RTU via Listen) and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg   SimConfig
 	log   *slog.Logger
 	start time.Time
 
 	mu    sync.Mutex
 	boxes map[uint8]*box
-	srv   *modbus.ModbusServer
-	rtu   *rtuServer
-	addr  string
-	stop  chan struct{}
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
 }
 
 type box struct {
@@ -71,9 +62,11 @@ type box struct {
 }
 
 // Counters count the requests the boxes answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // BoxSnapshot is one box's state.
 type BoxSnapshot struct {
@@ -121,110 +114,28 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	}
 	now := time.Now()
 	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "heidelberg"), start: now,
-		boxes: map[uint8]*box{}, masters: map[string]struct{}{}}
+		boxes: map[uint8]*box{}}
 	for i, u := range cfg.Units {
 		s.boxes[u] = &box{unit: u, car: simcar.New(cfg.Car), watchdogMS: cfg.WatchdogMS, lock: 1,
 			setpoint: cfg.HWMax * 10, failsafe: uint16(cfg.FailsafeCurrent * 10), heard: now,
 			installWh: cfg.EnergyWh + float64(i)*1000, logistic: fmt.Sprintf("HEC-%08d", 1000+int(u)),
 			variant: 1, revision: 2480, hwMax: cfg.HWMax, layouts: layoutWithTotal}
 	}
+	var listen func(string) (string, func() error, error) // the library's Modbus TCP server
+	if cfg.Framing != "tcp" {
+		listen = s.startRTU
+	}
+	s.harness = modbussim.New(modbussim.Config{Name: "heidelberg", Handler: handler{s: s},
+		MaxClients: 4, Tick: s.tick, TickEvery: 20 * time.Millisecond, Listen: listen,
+		LogAttrs: []any{"framing", cfg.Framing, "units", cfg.Units}, Logger: s.log})
 	return s
 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var bound string
-	var err error
-	if s.cfg.Framing == "tcp" {
-		bound, err = s.startTCP(addr)
-	} else {
-		bound, err = s.startRTU(addr)
-	}
-	if err != nil {
-		return fmt.Errorf("heidelberg sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (watchdog, car offers).
+func (s *Simulator) tick(now time.Time) {
 	s.mu.Lock()
-	s.addr, s.stop = bound, make(chan struct{})
-	stop := s.stop
+	s.update(now)
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", bound, "framing", s.cfg.Framing, "units", s.cfg.Units)
-	return nil
-}
-
-func (s *Simulator) startTCP(addr string) (string, error) {
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return "", err
-		}
-		var srv *modbus.ModbusServer
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{URL: "tcp://" + a, Timeout: time.Minute,
-			MaxClients: 4, Logger: modbusx.LibLogger(s.log)}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				s.mu.Lock()
-				s.srv = srv
-				s.mu.Unlock()
-				return a, nil
-			}
-		}
-	}
-	return "", err
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// run moves the model on (watchdog, car offers) every 20 ms.
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update(time.Now())
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the gateway listens on.
-func (s *Simulator) Addr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.addr }
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, rtu, stop := s.srv, s.rtu, s.stop
-	s.srv, s.rtu, s.stop = nil, nil, nil
-	s.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	if rtu != nil {
-		return rtu.close()
-	}
-	return srv.Stop()
 }
 
 // Plug plugs the car of the first box in or out.
@@ -249,24 +160,12 @@ func (s *Simulator) withBox(unit uint8, f func(*box)) {
 	}
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.mu.Lock(); s.busy = n; s.mu.Unlock() }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.mu.Lock(); s.drop = n; s.mu.Unlock() }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns every box's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.update(time.Now())
-	snap := Snapshot{Boxes: map[uint8]BoxSnapshot{}, Counters: s.reqs, Masters: len(s.masters)}
+	snap := Snapshot{Boxes: map[uint8]BoxSnapshot{}, Counters: s.Counters(), Masters: s.Masters()}
 	for u, b := range s.boxes {
 		r := b.car.Read()
 		snap.Boxes[u] = BoxSnapshot{Setpoint: float64(b.setpoint) / 10, Failsafe: float64(b.failsafe) / 10,
@@ -324,14 +223,5 @@ func (b *box) state(r simcar.Reading) uint16 {
 // runSimulator serves `evbridge sim heidelberg`: one box, unit 1, with a
 // car, behind a transparent gateway.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default()})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }

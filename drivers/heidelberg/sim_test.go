@@ -6,82 +6,20 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
 func TestConnectionDroppedMidRead(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s.Addr(), testPool(t), nil)
-	poll(t, c)
-	s.Drop(1) // retried once on a new connection
-	poll(t, c)
-	if m := s.Snapshot().Masters; m != 2 {
-		t.Fatalf("gateway saw %d connections, want 2", m)
-	}
-	s.Drop(2)
-	_, err := c.Poll(context.Background())
-	if !errors.Is(err, modbusx.ErrConnection) || !strings.Contains(err.Error(), "heidelberg: read unit 1") {
-		t.Fatalf("err = %v, want a lost connection", err)
-	}
-	waitFor(t, "recovery", func() bool { _, err := c.Poll(context.Background()); return err == nil })
+	modbustest.DroppedMidRead(t, fixture, 2, "heidelberg: read unit 1")
 }
 
-func TestDeviceBusy(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s.Addr(), testPool(t), nil)
-	s.Busy(1)
-	if _, err := c.Poll(context.Background()); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("err = %v, want device busy", err)
-	}
-	poll(t, c)
-	s.Busy(1)
-	if err := c.SetCurrent(context.Background(), 10); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("write err = %v, want device busy", err)
-	}
-}
+func TestDeviceBusy(t *testing.T) { modbustest.DeviceBusy(t, fixture) }
 
-func TestSlowDevice(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s.Addr(), testPool(t), nil) // 3 s timeout
-	s.Delay(100 * time.Millisecond)
-	poll(t, c)
-	impatient, err := New(charger.Settings{Address: s.Addr(), Timeout: 50 * time.Millisecond}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer impatient.Close()
-	s.Delay(time.Second)
-	if _, err := impatient.Poll(context.Background()); !errors.Is(err, modbusx.ErrTimeout) {
-		t.Fatalf("err = %v, want timeout", err)
-	}
-	s.Delay(0)
-	waitFor(t, "recovery", func() bool { _, err := impatient.Poll(context.Background()); return err == nil })
-}
-
-// fakeServer accepts connections on loopback and hands each to serve.
-func fakeServer(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer conn.Close(); serve(conn) }()
-		}
-	}()
-	return l.Addr().String()
-}
+func TestSlowDevice(t *testing.T) { modbustest.SlowDevice(t, fixture, nil) }
 
 // rtuReply answers every 8-byte RTU request with n registers, CRC right.
 func rtuReply(n int) func(net.Conn) {
@@ -102,42 +40,16 @@ func rtuReply(n int) func(net.Conn) {
 }
 
 func TestBadPeers(t *testing.T) {
-	silent := fakeServer(t, func(conn net.Conn) { io.Copy(io.Discard, conn) })
-	http := fakeServer(t, func(conn net.Conn) {
-		conn.Read(make([]byte, 64))
-		conn.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
-	})
-	short := fakeServer(t, rtuReply(1))
-	for _, tc := range []struct {
-		name, addr string
-		want       error
-	}{
-		{"port that never answers", silent, modbusx.ErrTimeout},
-		{"non-Modbus service", http, charger.ErrBadReply},
-		{"wrong word count", short, charger.ErrBadReply},
-	} {
-		c, err := New(charger.Settings{Address: tc.addr, Timeout: 300 * time.Millisecond}, DefaultOptions(), nil, testPool(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = c.Poll(context.Background())
-		if !errors.Is(err, tc.want) || !strings.HasPrefix(err.Error(), "heidelberg: ") {
-			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
-		}
-		c.Close()
-	}
+	modbustest.BadPeers(t, dial, "heidelberg: ",
+		modbustest.Peer{Name: "port that never answers", Addr: modbustest.FakeServer(t, modbustest.Silent), Want: modbusx.ErrTimeout},
+		modbustest.Peer{Name: "non-Modbus service", Addr: modbustest.FakeServer(t, modbustest.NotModbus), Want: charger.ErrBadReply},
+		modbustest.Peer{Name: "wrong word count", Addr: modbustest.FakeServer(t, rtuReply(1)), Want: charger.ErrBadReply})
 }
 
 func TestRequestsPerPoll(t *testing.T) {
 	s := startSim(t, SimConfig{})
-	c := newDriver(t, s.Addr(), testPool(t), nil)
-	for i, want := range []uint64{4, 3, 2, 2, 2} { // first: one write turns standby off
-		before := s.Counters().Requests
-		poll(t, c)
-		if n := s.Counters().Requests - before; n != want {
-			t.Fatalf("poll %d took %d requests, want %d", i, n, want)
-		}
-	}
+	// The first poll takes one write more: it turns standby off.
+	modbustest.RequestsPerPoll(t, s, newDriver(t, s.Addr(), testPool(t), nil), 5, 4, 3, 2)
 }
 
 // TestSimulatorRegisterMap checks the gateway and box against HEC with a
@@ -221,50 +133,17 @@ func TestSimulatorRegisterMap(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	d, ok := charger.Default.Lookup("heidelberg")
-	if !ok {
-		t.Fatal("heidelberg not registered")
-	}
-	o, ok := d.NewOptions().(*Options)
-	if !ok || *o != DefaultOptions() || d.DefaultPort != 502 {
-		t.Fatalf("options %+v, port %d", o, d.DefaultPort)
-	}
-	ch, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.(charger.Closer).Close()
+	d, o := modbustest.Registered(t, "heidelberg", DefaultOptions())
+	ch := modbustest.Instance(t, d, o)
 	if _, ok := ch.(charger.Watchdogged); !ok {
 		t.Error("watchdog missing")
 	}
 	if _, ok := ch.(charger.PhaseSwitcher); ok {
 		t.Error("phase switching offered")
 	}
-	if _, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, &Options{UnitID: 300}, nil); err == nil {
-		t.Error("bad options accepted")
-	}
+	modbustest.RejectsOptions(t, d, &Options{UnitID: 300})
 }
 
 func TestRegisteredSimulatorRuns(t *testing.T) {
-	var sim charger.Simulator
-	for _, s := range charger.Simulators() {
-		if s.Name == "heidelberg" {
-			sim = s
-		}
-	}
-	if sim.Run == nil {
-		t.Fatal("heidelberg simulator not registered")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	bound := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx, "127.0.0.1:0", func(a string) { bound <- a }) }()
-	c := newDriver(t, <-bound, testPool(t), nil)
-	if st := poll(t, c); st.Status == charger.StatusNoVehicle || st.Status == charger.StatusUnknown {
-		t.Errorf("standalone simulator has no car: %s", st.Status)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	modbustest.SimulatorRuns(t, "heidelberg", dial)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
@@ -31,35 +32,12 @@ func (s *Simulator) request(unit uint8, fc byte, addr, qty uint16, args []uint16
 	write := fc == fcWriteSingle || fc == fcWriteMulti
 	s.mu.Lock()
 	b := s.boxes[unit]
+	s.mu.Unlock()
 	if b == nil {
-		s.mu.Unlock()
 		return nil, errNoUnit
 	}
-	s.reqs.Requests++
-	if write {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[client] = struct{}{}
-	delay := s.delay
-	drop := !write && s.drop > 0
-	if drop {
-		s.drop--
-	}
-	busy := !drop && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	switch {
-	case drop:
-		return nil, modbus.ErrProtocolError
-	case busy:
-		return nil, modbus.ErrServerDeviceBusy
+	if err := s.Admit(client, write); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -165,21 +143,16 @@ func (b *box) write(addr, v uint16) error {
 
 // handler serves the boxes as a translating (Modbus TCP) gateway would:
 // a unit with no box behind it is "gateway target failed to respond".
-type handler struct{ s *Simulator }
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
+}
 
 func gateway(res []uint16, err error) ([]uint16, error) {
 	if err == errNoUnit {
 		return nil, modbus.ErrGWTargetFailedToRespond
 	}
 	return res, err
-}
-
-func (handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -25,18 +26,17 @@ type rtuServer struct {
 	wg    sync.WaitGroup
 }
 
-func (s *Simulator) startRTU(addr string) (string, error) {
+// startRTU serves addr in place of the library's server; it returns the
+// bound address and how to stop.
+func (s *Simulator) startRTU(addr string) (string, func() error, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return "", nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	g := &rtuServer{s: s, l: l, conns: map[net.Conn]struct{}{}}
-	s.mu.Lock()
-	s.rtu = g
-	s.mu.Unlock()
 	g.wg.Add(1)
 	go g.accept()
-	return l.Addr().String(), nil
+	return l.Addr().String(), g.close, nil
 }
 
 func (g *rtuServer) accept() {

@@ -2,16 +2,13 @@ package kebamodbus
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a simulated station; zero fields take the defaults.
@@ -43,14 +40,14 @@ type SimConfig struct {
 
 // Simulator is a KEBA station on a real Modbus TCP server.
 type Simulator struct {
+	// The harness serves Modbus TCP and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg SimConfig
 	log *slog.Logger
 	car *simcar.Car
 
-	mu   sync.Mutex
-	srv  *modbus.ModbusServer
-	addr string
-	stop chan struct{}
+	mu sync.Mutex
 	// Station state.
 	userMA, fsMA     uint32 // 5004, 5016
 	enabled          bool   // 5014
@@ -62,18 +59,14 @@ type Simulator struct {
 	threePhase       bool
 	fault            bool
 	setEnergy, unlks uint32
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
 }
 
 // Counters count the requests the simulator answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // Snapshot is the station's state and counters.
 type Snapshot struct {
@@ -114,92 +107,21 @@ func NewSimulator(cfg SimConfig) *Simulator {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "keba_modbus"), car: simcar.New(cfg.Car),
-		userMA: 63000, enabled: true, threePhase: true, masters: map[string]struct{}{},
+		userMA: 63000, enabled: true, threePhase: true,
 		fsTimeout: uint32(cfg.FailsafeTimeout), fsMA: uint32(cfg.FailsafeCurrent * 1000), fsArmed: time.Now()}
+	s.harness = modbussim.New(modbussim.Config{Name: "keba_modbus", Handler: handler{s: s},
+		MaxClients: 4, Tick: s.tick, TickEvery: 50 * time.Millisecond, Logger: s.log})
 	return s
 }
 
 // p40 tells whether the simulated product is a P40.
 func (s *Simulator) p40() bool { return s.cfg.Product >= 4000000 && s.cfg.Product < 5000000 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var srv *modbus.ModbusServer
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return fmt.Errorf("keba_modbus sim: %w", err)
-		}
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{URL: "tcp://" + a, Timeout: time.Minute,
-			MaxClients: 4, Logger: modbusx.LibLogger(s.log)}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				addr = a
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("keba_modbus sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (failsafe, car offers).
+func (s *Simulator) tick(now time.Time) {
 	s.mu.Lock()
-	s.srv, s.addr, s.stop = srv, addr, make(chan struct{})
-	stop := s.stop
+	s.update(now)
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", addr)
-	return nil
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// run moves the model on (failsafe expiry, car offer) every 50 ms.
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update(time.Now())
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.addr }
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, stop := s.srv, s.stop
-	s.srv, s.stop = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(stop)
-	return srv.Stop()
 }
 
 // Plug plugs the car in or out.
@@ -215,18 +137,6 @@ func (s *Simulator) with(f func()) {
 	s.update(time.Now())
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.with(func() { s.busy = n }) }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.with(func() { s.drop = n }) }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.with(func() { s.delay = d }) }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns the station's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
@@ -240,7 +150,7 @@ func (s *Simulator) Snapshot() Snapshot {
 	return Snapshot{UserCurrent: float64(s.userMA) / 1000, Enabled: s.enabled,
 		Offered: float64(s.offered()) / 1000, Phases: ph, FailsafeTimeout: int(s.fsTimeout),
 		Tripped: s.tripped, Fallbacks: s.fallbacks, State: s.state(r), Cable: s.cable(r), Car: r,
-		Counters: s.reqs, Masters: len(s.masters)}
+		Counters: s.Counters(), Masters: s.Masters()}
 }
 
 // update trips the failsafe and tells the car its offer; s.mu is held.
@@ -299,14 +209,5 @@ func (s *Simulator) cable(r simcar.Reading) uint32 {
 
 // runSimulator serves `evbridge sim keba_modbus`: a P30 with a car.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default(), PhaseSwitch: true})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }

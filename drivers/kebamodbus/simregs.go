@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
@@ -13,48 +14,15 @@ import (
 // coils, discrete inputs and input registers are illegal functions. The
 // library hands FC6 and FC16 to the same handler: a one-register FC16
 // write passes as FC6 would.
-type handler struct{ s *Simulator }
-
-func (handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleInputRegisters(*modbus.InputRegistersRequest) ([]uint16, error) {
-	return nil, modbus.ErrIllegalFunction
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
 }
 
 func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
 	s := h.s
-	s.mu.Lock()
-	s.reqs.Requests++
-	if req.IsWrite {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[req.ClientAddr] = struct{}{}
-	delay := s.delay
-	drop := !req.IsWrite && s.drop > 0
-	if drop {
-		s.drop--
-	}
-	busy := !drop && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	switch {
-	case drop:
-		return nil, modbus.ErrProtocolError // the server closes the connection
-	case busy:
-		return nil, modbus.ErrServerDeviceBusy
+	if err := s.Admit(req.ClientAddr, req.IsWrite); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,10 +1,11 @@
 package kebamodbus
 
 import (
-	"context"
 	"testing"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
 func TestIECStatus(t *testing.T) {
@@ -61,20 +62,4 @@ func TestStateFromRegisters(t *testing.T) {
 
 // BenchmarkPoll polls a simulated station over loopback and reports the
 // requests one poll takes.
-func BenchmarkPoll(b *testing.B) {
-	s := startSim(b, SimConfig{})
-	s.Plug(true)
-	c := newDriver(b, s.Addr(), testPool(b), nil)
-	ctx := context.Background()
-	poll(b, c)
-	before := s.Counters().Requests
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.Poll(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(s.Counters().Requests-before)/float64(b.N), "req/poll")
-}
+func BenchmarkPoll(b *testing.B) { modbustest.BenchmarkPoll(b, fixture, 1) }

@@ -2,16 +2,14 @@ package mennekes
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"sync"
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a simulated AMTRON; zero fields take the defaults.
@@ -38,6 +36,9 @@ type SimConfig struct {
 
 // Simulator is an AMTRON on a real Modbus TCP server, unit 255.
 type Simulator struct {
+	// The harness serves Modbus TCP and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg SimConfig
 	log *slog.Logger
 	car *simcar.Car
@@ -49,21 +50,14 @@ type Simulator struct {
 	tripped   bool
 	fallbacks int
 	fault     bool
-	srv       *modbus.ModbusServer
-	addr      string
-	stop      chan struct{}
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
 }
 
 // Counters count the requests the simulator answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // Snapshot is the box's state and counters.
 type Snapshot struct {
@@ -106,87 +100,18 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "mennekes", "family", cfg.Family),
-		car: simcar.New(cfg.Car), limit: cfg.Install, written: time.Now(), masters: map[string]struct{}{}}
+	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "mennekes", "family", cfg.Family),
+		car: simcar.New(cfg.Car), limit: cfg.Install, written: time.Now()}
+	s.harness = modbussim.New(modbussim.Config{Name: "mennekes", Handler: handler{s: s},
+		MaxClients: 4, Tick: s.tick, TickEvery: 20 * time.Millisecond, Logger: s.log})
+	return s
 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var srv *modbus.ModbusServer
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return fmt.Errorf("mennekes sim: %w", err)
-		}
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{URL: "tcp://" + a, Timeout: time.Minute,
-			MaxClients: 4, Logger: modbusx.LibLogger(s.log)}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				addr = a
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("mennekes sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (watchdog, car offers).
+func (s *Simulator) tick(now time.Time) {
 	s.mu.Lock()
-	s.srv, s.addr, s.stop = srv, addr, make(chan struct{})
-	stop := s.stop
+	s.update(now)
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", addr)
-	return nil
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update(time.Now())
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string { s.mu.Lock(); defer s.mu.Unlock(); return s.addr }
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, stop := s.srv, s.stop
-	s.srv, s.stop = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(stop)
-	return srv.Stop()
 }
 
 // Plug plugs the car in or out.
@@ -202,25 +127,13 @@ func (s *Simulator) with(f func()) {
 	s.update(time.Now())
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.with(func() { s.busy = n }) }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.with(func() { s.drop = n }) }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.with(func() { s.delay = d }) }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns the box's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.update(time.Now())
 	return Snapshot{Limit: float64(s.limit), Applied: s.applied(), Paused: s.paused, Tripped: s.tripped,
-		Fallbacks: s.fallbacks, Car: s.car.Read(), Counters: s.reqs, Masters: len(s.masters)}
+		Fallbacks: s.fallbacks, Car: s.car.Read(), Counters: s.Counters(), Masters: s.Masters()}
 }
 
 // update runs the watchdog and tells the car its offer; s.mu is held.
@@ -247,16 +160,7 @@ func (s *Simulator) applied() float64 {
 
 // runSimulator serves `evbridge sim mennekes`: an HCC3 with a car.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default()})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }
 
 // u32 stores v at a in m, low word first (HCC3) or high word first.

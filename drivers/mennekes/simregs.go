@@ -4,20 +4,16 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
 // handler answers the Modbus server: HCC3 reads input registers and one
 // holding register, Bender holding registers only; coils and discrete
 // inputs are illegal functions.
-type handler struct{ s *Simulator }
-
-func (handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
@@ -33,32 +29,8 @@ func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]
 
 // serve runs the fault injection and counters, then the register map.
 func (s *Simulator) serve(client string, write, input bool, unit uint8, addr, n uint16, args []uint16) ([]uint16, error) {
-	s.mu.Lock()
-	s.reqs.Requests++
-	if write {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[client] = struct{}{}
-	delay := s.delay
-	drop := !write && s.drop > 0
-	if drop {
-		s.drop--
-	}
-	busy := !drop && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	switch {
-	case drop:
-		return nil, modbus.ErrProtocolError
-	case busy:
-		return nil, modbus.ErrServerDeviceBusy
+	if err := s.Admit(client, write); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

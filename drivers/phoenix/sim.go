@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a simulated controller; zero fields take the defaults.
@@ -45,20 +43,14 @@ type SimConfig struct {
 // Simulator is an EV Charge Control controller on a real Modbus TCP
 // server.
 type Simulator struct {
+	// The harness serves Modbus TCP and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg SimConfig
 	log *slog.Logger
 
 	mu    sync.Mutex
 	units map[uint8]*unit
-	srv   *modbus.ModbusServer
-	addr  string
-	stop  chan struct{}
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
 }
 
 // unit is one controller behind the server.
@@ -72,9 +64,11 @@ type unit struct {
 }
 
 // Counters count the requests the simulator answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // UnitSnapshot is one controller's state.
 type UnitSnapshot struct {
@@ -126,12 +120,15 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "phoenix"), units: map[uint8]*unit{}, masters: map[string]struct{}{}}
+	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "phoenix"), units: map[uint8]*unit{}}
 	for _, id := range cfg.Units {
 		u := &unit{car: simcar.New(cfg.Car)}
 		s.powerUp(u)
 		s.units[id] = u
 	}
+	s.harness = modbussim.New(modbussim.Config{Name: "phoenix", Handler: handler{s: s},
+		MaxClients: uint(cfg.MaxMasters), Tick: s.tick,
+		LogAttrs: []any{"units", fmt.Sprint(cfg.Units), "wallbe", cfg.Wallbe}, Logger: s.log})
 	return s
 }
 
@@ -149,91 +146,11 @@ func (s *Simulator) scale() int {
 	return 1
 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or
-// Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var srv *modbus.ModbusServer
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return fmt.Errorf("phoenix sim: %w", err)
-		}
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{
-			URL: "tcp://" + a, Timeout: time.Minute, MaxClients: uint(s.cfg.MaxMasters),
-			Logger: modbusx.LibLogger(s.log),
-		}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				addr = a
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("phoenix sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (car offers).
+func (s *Simulator) tick(_ time.Time) {
 	s.mu.Lock()
-	s.srv, s.addr, s.stop = srv, addr, make(chan struct{})
-	stop := s.stop
+	s.update()
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", addr, "units", fmt.Sprint(s.cfg.Units), "wallbe", s.cfg.Wallbe)
-	return nil
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// run moves the cars on every 100 ms.
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update()
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, stop := s.srv, s.stop
-	s.srv, s.stop = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(stop)
-	return srv.Stop()
 }
 
 // Plug plugs the car of the first unit in or out.
@@ -270,24 +187,12 @@ func (s *Simulator) with(id uint8, f func(*unit)) {
 	}
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.mu.Lock(); s.busy = n; s.mu.Unlock() }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.mu.Lock(); s.drop = n; s.mu.Unlock() }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns every controller's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.update()
-	snap := Snapshot{Units: map[uint8]UnitSnapshot{}, Counters: s.reqs, Masters: len(s.masters)}
+	snap := Snapshot{Units: map[uint8]UnitSnapshot{}, Counters: s.Counters(), Masters: s.Masters()}
 	for id, u := range s.units {
 		r := u.car.Read()
 		snap.Units[id] = UnitSnapshot{Setpoint: s.amps(u), Raw: int(u.raw), Enabled: u.enabled,
@@ -327,14 +232,5 @@ func (s *Simulator) pilot(u *unit, r simcar.Reading) byte {
 // runSimulator serves `evbridge sim phoenix`: a three-phase controller
 // with Phoenix firmware and a car.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default()})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }

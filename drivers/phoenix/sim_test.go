@@ -3,14 +3,15 @@ package phoenix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 	"github.com/simonvetter/modbus"
 )
 
@@ -19,22 +20,7 @@ import (
 func coilMasters(*Charger) int { return 1 }
 
 func TestConnectionDroppedMidRead(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	poll(t, c)
-	// Dropped once: the read is retried on a new connection.
-	s.Drop(1)
-	poll(t, c)
-	if m := s.Snapshot().Masters; m != coilMasters(c)+1 {
-		t.Fatalf("controller saw %d connections, want %d", m, coilMasters(c)+1)
-	}
-	// Dropped on the retry too: the poll fails clearly, then recovers.
-	s.Drop(2)
-	_, err := c.Poll(context.Background())
-	if !errors.Is(err, modbusx.ErrConnection) || !strings.Contains(err.Error(), "phoenix: read status") {
-		t.Fatalf("err = %v, want a lost connection", err)
-	}
-	waitFor(t, "recovery", func() bool { _, err := c.Poll(context.Background()); return err == nil })
+	s, c := modbustest.DroppedMidRead(t, fixture, coilMasters(nil)+1, "phoenix: read status")
 	// A coil read dropped mid-way fails alone; the next one reconnects.
 	s.Drop(1)
 	if err := c.SetEnabled(context.Background(), false); err != nil {
@@ -49,17 +35,7 @@ func TestConnectionDroppedMidRead(t *testing.T) {
 }
 
 func TestDeviceBusy(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	s.Busy(1)
-	if _, err := c.Poll(context.Background()); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("err = %v, want device busy", err)
-	}
-	poll(t, c)
-	s.Busy(1)
-	if err := c.SetCurrent(context.Background(), 10); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("write err = %v, want device busy", err)
-	}
+	s, c := modbustest.DeviceBusy(t, fixture)
 	s.Busy(1)
 	if err := c.SetEnabled(context.Background(), false); !errors.Is(err, modbusx.ErrDeviceBusy) || !strings.Contains(err.Error(), "write coil 400") {
 		t.Fatalf("coil err = %v, want device busy", err)
@@ -67,24 +43,11 @@ func TestDeviceBusy(t *testing.T) {
 }
 
 func TestSlowDevice(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil) // 3 s timeout
-	s.Delay(100 * time.Millisecond)
-	poll(t, c) // slow but within the timeout
-	impatient, err := New(charger.Settings{Address: s.Addr(), Timeout: 50 * time.Millisecond}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer impatient.Close()
-	s.Delay(time.Second)
-	if _, err := impatient.Poll(context.Background()); !errors.Is(err, modbusx.ErrTimeout) {
-		t.Fatalf("err = %v, want timeout", err)
-	}
-	if err := impatient.SetEnabled(context.Background(), true); !errors.Is(err, modbusx.ErrTimeout) {
-		t.Fatalf("coil err = %v, want timeout", err)
-	}
-	s.Delay(0)
-	waitFor(t, "recovery", func() bool { _, err := impatient.Poll(context.Background()); return err == nil })
+	modbustest.SlowDevice(t, fixture, func(impatient *Charger) {
+		if err := impatient.SetEnabled(context.Background(), true); !errors.Is(err, modbusx.ErrTimeout) {
+			t.Fatalf("coil err = %v, want timeout", err)
+		}
+	})
 }
 
 // TestTwoControllersOneGateway: two controllers behind one address (a
@@ -93,48 +56,22 @@ func TestSlowDevice(t *testing.T) {
 func TestTwoControllersOneGateway(t *testing.T) {
 	s := startSim(t, SimConfig{Units: []uint8{1, 2}, MaxMasters: 4})
 	pool := testPool(t)
-	a := newDriver(t, s, pool, func(o *Options) { o.UnitID = 1 })
-	b := newDriver(t, s, pool, func(o *Options) { o.UnitID = 2 })
-	ctx := context.Background()
-	s.PlugUnit(2, true)
-	if err := b.SetCurrent(ctx, 9); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.SetEnabled(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	snap := s.Snapshot()
-	if snap.Units[1].Enabled || !snap.Units[2].Enabled || snap.Units[1].Setpoint != 16 || snap.Units[2].Setpoint != 9 {
-		t.Fatalf("units = %+v", snap.Units)
-	}
-	waitFor(t, "unit 2 charging", func() bool { return poll(t, b).Status == charger.StatusCharging })
-	l, r := poll(t, a), poll(t, b)
-	if l.Status != charger.StatusNoVehicle || *l.Enabled || *r.CurrentLimit != 9 {
-		t.Fatalf("unit 1 %s enabled %v, unit 2 limit %v", l.Status, *l.Enabled, *r.CurrentLimit)
-	}
-	if st := pool.Stats(); st.Dials != 1 || st.Conns != 1 {
-		t.Fatalf("pool = %+v: the registers of both units share one connection", st)
-	}
-	if want := 1 + 2*(coilMasters(a)-1); s.Snapshot().Masters != want {
-		t.Fatalf("gateway saw %d connections, want %d", s.Snapshot().Masters, want)
-	}
-	other := newDriver(t, s, pool, func(o *Options) { o.UnitID = 3 })
-	if _, err := other.Poll(ctx); !errors.Is(err, modbusx.ErrGatewayTarget) {
-		t.Fatalf("unit 3: %v", err)
-	}
+	unit := func(id int) *Charger { return newDriver(t, s, pool, func(o *Options) { o.UnitID = id }) }
+	a := unit(1)
+	modbustest.TwoUnitsOneGateway(t, s, pool, a, unit(2), unit(3), 1+2*(coilMasters(a)-1), func() {
+		snap := s.Snapshot()
+		if snap.Units[1].Enabled || !snap.Units[2].Enabled || snap.Units[1].Setpoint != 16 || snap.Units[2].Setpoint != 9 {
+			t.Fatalf("units = %+v", snap.Units)
+		}
+	})
 }
 
 func TestRequestsPerPoll(t *testing.T) {
 	for _, wallbe := range []bool{false, true} {
-		s := startSim(t, SimConfig{Wallbe: wallbe})
-		c := newDriver(t, s, testPool(t), nil)
-		for i := range 5 {
-			before := s.Counters().Reads
-			poll(t, c)
-			if n := s.Counters().Reads - before; n != 3 {
-				t.Fatalf("wallbe %v: poll %d took %d requests, want 3", wallbe, i, n)
-			}
-		}
+		t.Run(fmt.Sprint("wallbe=", wallbe), func(t *testing.T) {
+			s := startSim(t, SimConfig{Wallbe: wallbe})
+			modbustest.ReadsPerPoll(t, s, newDriver(t, s, testPool(t), nil), 5, 3)
+		})
 	}
 }
 

@@ -5,16 +5,16 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
 // handler answers the Modbus server's requests: FC4 input registers, FC3
 // holding registers, FC6/FC16 to 528, FC1 coils and FC5/FC15 to coil 400;
 // discrete inputs are an illegal function.
-type handler struct{ s *Simulator }
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
 }
 
 func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
@@ -91,32 +91,8 @@ func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]
 // begin counts the request, applies the faults and finds the unit; on
 // success it returns with s.mu held.
 func (s *Simulator) begin(client string, id uint8, write bool) (*unit, error) {
-	s.mu.Lock()
-	s.reqs.Requests++
-	if write {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[client] = struct{}{}
-	drop := !write && s.drop > 0
-	if drop {
-		s.drop--
-	}
-	busy := !drop && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	delay := s.delay
-	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay) // a slow controller holds only this master's link
-	}
-	switch {
-	case drop:
-		return nil, modbus.ErrProtocolError // the server closes the connection
-	case busy:
-		return nil, modbus.ErrServerDeviceBusy
+	if err := s.Admit(client, write); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	u := s.units[id]

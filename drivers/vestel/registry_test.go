@@ -1,11 +1,11 @@
 package vestel
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
 func TestOptions(t *testing.T) {
@@ -40,19 +40,8 @@ func TestOptions(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	d, ok := charger.Default.Lookup("vestel")
-	if !ok {
-		t.Fatal("vestel not registered")
-	}
-	o, ok := d.NewOptions().(*Options)
-	if !ok || *o != DefaultOptions() || d.DefaultPort != 502 {
-		t.Fatalf("options %+v, port %d", o, d.DefaultPort)
-	}
-	ch, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.(charger.Closer).Close()
+	d, o := modbustest.Registered(t, "vestel", DefaultOptions())
+	ch := modbustest.Instance(t, d, o)
 	if _, ok := ch.(charger.PhaseSwitcher); ok {
 		t.Error("phase switching offered though the option is off")
 	}
@@ -60,44 +49,13 @@ func TestRegistry(t *testing.T) {
 		t.Error("watchdog missing")
 	}
 	o.PhaseSwitching = true
-	ch2, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, o, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch2.(charger.Closer).Close()
+	ch2 := modbustest.Instance(t, d, o)
 	if _, ok := ch2.(charger.PhaseSwitcher); !ok {
 		t.Error("phase switching missing")
 	}
-	if _, err := d.New(charger.Settings{Address: "127.0.0.1:1"}, &Options{UnitID: 300}, nil); err == nil {
-		t.Error("bad options accepted")
-	}
+	modbustest.RejectsOptions(t, d, &Options{UnitID: 300})
 }
 
 func TestRegisteredSimulatorRuns(t *testing.T) {
-	var sim charger.Simulator
-	for _, s := range charger.Simulators() {
-		if s.Name == "vestel" {
-			sim = s
-		}
-	}
-	if sim.Run == nil {
-		t.Fatal("vestel simulator not registered")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	bound := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx, "127.0.0.1:0", func(a string) { bound <- a }) }()
-	addr := <-bound
-	c, err := New(charger.Settings{Address: addr, Timeout: 3 * time.Second}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if st := poll(t, c); st.Status == charger.StatusNoVehicle || st.Status == charger.StatusUnknown {
-		t.Errorf("standalone simulator has no car: %s", st.Status)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	modbustest.SimulatorRuns(t, "vestel", dial)
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/evbridge/evbridge/drivers/simcar"
-	"github.com/simonvetter/modbus"
 )
 
 // SimConfig sets up a simulated EVC04; zero fields take the defaults.
@@ -47,22 +45,16 @@ type SimConfig struct {
 
 // Simulator is an EVC04 on a real Modbus TCP server.
 type Simulator struct {
+	// The harness serves Modbus TCP and gives Start, Addr, Close and
+	// the fault injection (Busy, Drop, Delay, Hang, Counters).
+	*harness
 	cfg SimConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	stations map[uint8]*station
-	srv      *modbus.ModbusServer
-	addr     string
-	stop     chan struct{}
-	// Faults: the next busy requests get "device busy", the next drop
-	// reads close the connection unanswered, every request waits delay.
-	busy, drop int
-	delay      time.Duration
-	reqs       Counters
-	masters    map[string]struct{}
-	last       string          // the master of the last request
-	terminate  map[string]bool // masters whose link the station cuts
+	mu        sync.Mutex
+	stations  map[uint8]*station
+	last      string          // the master of the last request
+	terminate map[string]bool // masters whose link the station cuts
 }
 
 // station is one EVC04 behind the server.
@@ -82,9 +74,11 @@ type station struct {
 }
 
 // Counters count the requests the simulator answered (or refused).
-type Counters struct {
-	Requests, Reads, Writes uint64
-}
+type Counters = modbussim.Counters
+
+// harness is embedded under an unexported name so that its methods, not
+// a field, join the simulator's API.
+type harness = modbussim.Server
 
 // StationSnapshot is one station's state.
 type StationSnapshot struct {
@@ -146,8 +140,7 @@ func NewSimulator(cfg SimConfig) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "vestel"), stations: map[uint8]*station{},
-		masters: map[string]struct{}{}, terminate: map[string]bool{}}
+	s := &Simulator{cfg: cfg, log: cfg.Logger.With("sim", "vestel"), stations: map[uint8]*station{}, terminate: map[string]bool{}}
 	now := time.Now()
 	for _, u := range cfg.Units {
 		st := &station{car: simcar.New(cfg.Car), setpoint: uint16(cfg.MaxCurrent),
@@ -157,94 +150,17 @@ func NewSimulator(cfg SimConfig) *Simulator {
 		st.nextCheck = now.Add(s.checkPeriod(st))
 		s.stations[u] = st
 	}
+	s.harness = modbussim.New(modbussim.Config{Name: "vestel", Handler: handler{s: s},
+		MaxClients: uint(cfg.MaxMasters), Tick: s.tick,
+		LogAttrs: []any{"units", fmt.Sprint(cfg.Units)}, Logger: s.log})
 	return s
 }
 
-// Start serves on addr (port 0 picks a free port) until ctx ends or
-// Close.
-func (s *Simulator) Start(ctx context.Context, addr string) error {
-	var srv *modbus.ModbusServer
-	var err error
-	for try := 0; try < 5; try++ {
-		var a string
-		if a, err = bindable(addr); err != nil {
-			return fmt.Errorf("vestel sim: %w", err)
-		}
-		srv, err = modbus.NewServer(&modbus.ServerConfiguration{
-			URL: "tcp://" + a, Timeout: time.Minute, MaxClients: uint(s.cfg.MaxMasters),
-			Logger: modbusx.LibLogger(s.log),
-		}, handler{s})
-		if err == nil {
-			if err = srv.Start(); err == nil {
-				addr = a
-				break
-			}
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("vestel sim: listen on %s: %w", addr, err)
-	}
+// tick moves the model on (alive checks, car offers).
+func (s *Simulator) tick(now time.Time) {
 	s.mu.Lock()
-	s.srv, s.addr, s.stop = srv, addr, make(chan struct{})
-	stop := s.stop
+	s.update(now)
 	s.mu.Unlock()
-	go s.run(ctx, stop)
-	s.log.Info("simulator listening", "addr", addr, "units", fmt.Sprint(s.cfg.Units))
-	return nil
-}
-
-// bindable turns a port 0 into a free port: the library binds itself and
-// does not tell which port it got.
-func bindable(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port != "0" {
-		return addr, err
-	}
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// run moves the model on (alive checks, car offers) every 100 ms.
-func (s *Simulator) run(ctx context.Context, stop chan struct{}) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.Close()
-			return
-		case <-stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			s.update(time.Now())
-			s.mu.Unlock()
-		}
-	}
-}
-
-// Addr is the address the simulator listens on.
-func (s *Simulator) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Close stops serving and drops every connection.
-func (s *Simulator) Close() error {
-	s.mu.Lock()
-	srv, stop := s.srv, s.stop
-	s.srv, s.stop = nil, nil
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	close(stop)
-	return srv.Stop()
 }
 
 // Plug plugs the car of the first unit in or out.
@@ -274,24 +190,12 @@ func (s *Simulator) with(unit uint8, f func(*station)) {
 	}
 }
 
-// Busy makes the next n requests fail with "server device busy".
-func (s *Simulator) Busy(n int) { s.mu.Lock(); s.busy = n; s.mu.Unlock() }
-
-// Drop makes the next n reads close the connection without an answer.
-func (s *Simulator) Drop(n int) { s.mu.Lock(); s.drop = n; s.mu.Unlock() }
-
-// Delay makes every request wait d before it is answered.
-func (s *Simulator) Delay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
-
-// Counters returns the request counters.
-func (s *Simulator) Counters() Counters { s.mu.Lock(); defer s.mu.Unlock(); return s.reqs }
-
 // Snapshot returns every station's state and the counters.
 func (s *Simulator) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.update(time.Now())
-	snap := Snapshot{Stations: map[uint8]StationSnapshot{}, Counters: s.reqs, Masters: len(s.masters)}
+	snap := Snapshot{Stations: map[uint8]StationSnapshot{}, Counters: s.Counters(), Masters: s.Masters()}
 	for u, st := range s.stations {
 		r := st.car.Read()
 		snap.Stations[u] = StationSnapshot{
@@ -381,14 +285,5 @@ func (s *Simulator) cpState(st *station, r simcar.Reading) int {
 // runSimulator serves `evbridge sim vestel`: a three-phase EVC04 with a
 // car.
 func runSimulator(ctx context.Context, addr string, ready func(bound string)) error {
-	s := NewSimulator(SimConfig{Logger: slog.Default()})
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	s.Plug(true)
-	if ready != nil {
-		ready(s.Addr())
-	}
-	<-ctx.Done()
-	return s.Close()
+	return modbussim.Serve(ctx, NewSimulator(SimConfig{Logger: slog.Default()}), addr, ready)
 }

@@ -4,20 +4,16 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
 // handler answers the Modbus server's requests: FC4 for the input
 // registers, FC3/FC6/FC16 for the holding registers; coils and discrete
 // inputs are illegal functions.
-type handler struct{ s *Simulator }
-
-func (handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
@@ -45,38 +41,19 @@ func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]
 // success it returns with s.mu held.
 func (s *Simulator) begin(client string, unit uint8, write bool) (*station, time.Time, error) {
 	s.mu.Lock()
-	s.reqs.Requests++
-	if write {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[client] = struct{}{}
 	if s.last != client && s.last != "" && s.cfg.MaxMasters == 1 {
 		s.disconnect("") // the one master changed: the old link is gone
 	}
 	s.last = client
 	cut := s.terminate[client]
 	delete(s.terminate, client)
-	drop := !write && s.drop > 0 && !cut
-	if drop {
-		s.drop--
+	v := s.Take(client, write, cut)
+	if v.Drop && !cut {
 		s.disconnect("")
 	}
-	busy := !drop && !cut && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	delay := s.delay
 	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay) // a slow station holds only this master's link
-	}
-	switch {
-	case cut, drop:
-		return nil, time.Time{}, modbus.ErrProtocolError // the server closes the connection
-	case busy:
-		return nil, time.Time{}, modbus.ErrServerDeviceBusy
+	if err := v.Wait(); err != nil {
+		return nil, time.Time{}, err
 	}
 	s.mu.Lock()
 	st := s.stations[unit]

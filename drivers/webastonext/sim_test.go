@@ -3,115 +3,43 @@ package webastonext
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
 func TestConnectionDroppedMidRead(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	poll(t, c)
-	// Dropped once: the read is retried on a new connection.
-	s.Drop(1)
-	poll(t, c)
-	if m := s.Snapshot().Masters; m != 2 {
-		t.Fatalf("station saw %d connections, want 2", m)
-	}
-	// Dropped on the retry too: the poll fails clearly, then recovers.
-	s.Drop(2)
-	_, err := c.Poll(context.Background())
-	if !errors.Is(err, modbusx.ErrConnection) || !strings.Contains(err.Error(), "webasto_next: read status") {
-		t.Fatalf("err = %v, want a lost connection", err)
-	}
-	waitFor(t, "recovery", func() bool { _, err := c.Poll(context.Background()); return err == nil })
+	modbustest.DroppedMidRead(t, fixture, 2, "webasto_next: read status")
 }
 
 func TestDeviceBusy(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	s.Busy(1)
-	if _, err := c.Poll(context.Background()); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("err = %v, want device busy", err)
-	}
-	poll(t, c)
-	s.Busy(1)
-	if err := c.SetCurrent(context.Background(), 10); !errors.Is(err, modbusx.ErrDeviceBusy) {
-		t.Fatalf("write err = %v, want device busy", err)
-	}
+	s, c := modbustest.DeviceBusy(t, fixture)
 	s.Busy(1)
 	if err := c.Refresh(context.Background()); !errors.Is(err, modbusx.ErrDeviceBusy) {
 		t.Fatalf("refresh err = %v, want device busy", err)
 	}
 }
 
-func TestSlowDevice(t *testing.T) {
-	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil) // 3 s timeout
-	s.Delay(100 * time.Millisecond)
-	poll(t, c) // slow but within the timeout
-	impatient, err := New(charger.Settings{Address: s.Addr(), Timeout: 50 * time.Millisecond}, DefaultOptions(), nil, testPool(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer impatient.Close()
-	s.Delay(time.Second)
-	if _, err := impatient.Poll(context.Background()); !errors.Is(err, modbusx.ErrTimeout) {
-		t.Fatalf("err = %v, want timeout", err)
-	}
-	s.Delay(0)
-	waitFor(t, "recovery", func() bool { _, err := impatient.Poll(context.Background()); return err == nil })
-}
+func TestSlowDevice(t *testing.T) { modbustest.SlowDevice(t, fixture, nil) }
 
 // TestTwoStationsOneGateway: two Nexts behind one address (a gateway or a
 // proxy with unit ids) share one connection and do not mix up.
 func TestTwoStationsOneGateway(t *testing.T) {
 	s := startSim(t, SimConfig{Units: []uint8{1, 2}})
 	pool := testPool(t)
-	a := newDriver(t, s, pool, func(o *Options) { o.UnitID = 1 })
-	b := newDriver(t, s, pool, func(o *Options) { o.UnitID = 2 })
-	ctx := context.Background()
-	s.PlugUnit(2, true)
-	if err := b.SetCurrent(ctx, 9); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.SetEnabled(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	snap := s.Snapshot()
-	if snap.Stations[1].Setpoint != 0 || snap.Stations[2].Setpoint != 9 {
-		t.Fatalf("setpoints = %v / %v", snap.Stations[1].Setpoint, snap.Stations[2].Setpoint)
-	}
-	waitFor(t, "station 2 charging", func() bool { return poll(t, b).Status == charger.StatusCharging })
-	l, r := poll(t, a), poll(t, b)
-	if l.Status != charger.StatusNoVehicle || *l.Enabled || *r.CurrentLimit != 9 {
-		t.Fatalf("station 1 %s enabled %v, station 2 limit %v", l.Status, *l.Enabled, *r.CurrentLimit)
-	}
-	if m := s.Snapshot().Masters; m != 1 {
-		t.Fatalf("gateway saw %d connections, want 1", m)
-	}
-	if st := pool.Stats(); st.Dials != 1 || st.Conns != 1 {
-		t.Fatalf("pool = %+v", st)
-	}
-	other := newDriver(t, s, pool, func(o *Options) { o.UnitID = 3 })
-	if _, err := other.Poll(ctx); !errors.Is(err, modbusx.ErrGatewayTarget) {
-		t.Fatalf("unit 3: %v", err)
-	}
+	unit := func(id int) *Charger { return newDriver(t, s, pool, func(o *Options) { o.UnitID = id }) }
+	modbustest.TwoUnitsOneGateway(t, s, pool, unit(1), unit(2), unit(3), 1, func() {
+		snap := s.Snapshot()
+		if snap.Stations[1].Setpoint != 0 || snap.Stations[2].Setpoint != 9 {
+			t.Fatalf("setpoints = %v / %v", snap.Stations[1].Setpoint, snap.Stations[2].Setpoint)
+		}
+	})
 }
 
 func TestRequestsPerPoll(t *testing.T) {
 	s := startSim(t, SimConfig{})
-	c := newDriver(t, s, testPool(t), nil)
-	for i := range 5 {
-		before := s.Counters().Reads
-		poll(t, c)
-		if n := s.Counters().Reads - before; n != 3 {
-			t.Fatalf("poll %d took %d requests, want 3", i, n)
-		}
-	}
+	modbustest.ReadsPerPoll(t, s, newDriver(t, s, testPool(t), nil), 5, 3)
 }
 
 // TestSimulatorRegisterMap checks the simulator against SPEC with a plain

@@ -4,20 +4,16 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
 // handler answers the Modbus server's requests: FC3 (and FC4, which evcc
 // uses for the currents) reads the register map, FC6/FC16 write; coils
 // and discrete inputs are illegal functions.
-type handler struct{ s *Simulator }
-
-func (handler) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
-}
-
-func (handler) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
-	return nil, modbus.ErrIllegalFunction
+type handler struct {
+	modbussim.IllegalFunctions
+	s *Simulator
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
@@ -44,32 +40,8 @@ func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]
 // begin counts the request, applies the faults and finds the station; on
 // success it returns with s.mu held.
 func (s *Simulator) begin(client string, unit uint8, write bool) (*station, time.Time, error) {
-	s.mu.Lock()
-	s.reqs.Requests++
-	if write {
-		s.reqs.Writes++
-	} else {
-		s.reqs.Reads++
-	}
-	s.masters[client] = struct{}{}
-	drop := !write && s.drop > 0
-	if drop {
-		s.drop--
-	}
-	busy := !drop && s.busy > 0
-	if busy {
-		s.busy--
-	}
-	delay := s.delay
-	s.mu.Unlock()
-	if delay > 0 {
-		time.Sleep(delay) // a slow station holds only this master's link
-	}
-	switch {
-	case drop:
-		return nil, time.Time{}, modbus.ErrProtocolError // the server closes the connection
-	case busy:
-		return nil, time.Time{}, modbus.ErrServerDeviceBusy
+	if err := s.Admit(client, write); err != nil {
+		return nil, time.Time{}, err
 	}
 	s.mu.Lock()
 	st := s.stations[unit]

@@ -30,6 +30,10 @@ func BridgeDevice(o Options) Message {
 		EntityCategory: diagnostic, StateTopic: bridgeState, PayloadOn: "online", PayloadOff: "offline"})
 	cs.add("chargers", component{Platform: pSensor, Name: "Chargers", StateClass: "measurement", Icon: "mdi:ev-station",
 		AvailabilityTopic: bridgeState, ValueTemplate: tplCount("chargers")})
+	cs.add("discovered", component{Platform: pSensor, Name: "Chargers waiting to be accepted", Icon: "mdi:magnify-plus-outline",
+		StateTopic: o.BaseTopic + "/bridge/discovered", AvailabilityTopic: bridgeState,
+		ValueTemplate:       "{{ value_json | length if value_json is sequence else None }}",
+		JSONAttributesTopic: o.BaseTopic + "/bridge/discovered", JSONAttributesTemplate: `{{ {"chargers": value_json} | tojson }}`})
 	cs.add("started", component{Platform: pSensor, Name: "Started", DeviceClass: "timestamp", EntityCategory: diagnostic,
 		AvailabilityTopic: bridgeState, ValueTemplate: tplNonEmpty("started")})
 	if o.Site {

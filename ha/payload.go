@@ -58,16 +58,19 @@ type component struct {
 	Icon              string   `json:"icon,omitempty"`
 	AvailabilityTopic string   `json:"availability_topic,omitempty"`
 	StateTopic        string   `json:"state_topic,omitempty"`
-	ValueTemplate     string   `json:"value_template,omitempty"`
-	PayloadOn         string   `json:"payload_on,omitempty"`
-	PayloadOff        string   `json:"payload_off,omitempty"`
-	CommandTopic      string   `json:"command_topic,omitempty"`
-	Min               *float64 `json:"min,omitempty"`
-	Max               *float64 `json:"max,omitempty"`
-	Step              *float64 `json:"step,omitempty"`
-	Mode              string   `json:"mode,omitempty"`
-	Pattern           string   `json:"pattern,omitempty"`
-	QoS               int      `json:"qos,omitempty"`
+	// JSONAttributesTopic and Template expose a JSON list as attributes.
+	JSONAttributesTopic    string   `json:"json_attributes_topic,omitempty"`
+	JSONAttributesTemplate string   `json:"json_attributes_template,omitempty"`
+	ValueTemplate          string   `json:"value_template,omitempty"`
+	PayloadOn              string   `json:"payload_on,omitempty"`
+	PayloadOff             string   `json:"payload_off,omitempty"`
+	CommandTopic           string   `json:"command_topic,omitempty"`
+	Min                    *float64 `json:"min,omitempty"`
+	Max                    *float64 `json:"max,omitempty"`
+	Step                   *float64 `json:"step,omitempty"`
+	Mode                   string   `json:"mode,omitempty"`
+	Pattern                string   `json:"pattern,omitempty"`
+	QoS                    int      `json:"qos,omitempty"`
 }
 
 // encode marshals v without HTML escaping (templates contain < and >) and

@@ -26,6 +26,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sims := fs.String("sim", "goe", "comma-separated simulators to run (see evbridge sim --list)")
 	count := fs.Int("chargers", 1, "how many of each simulated charger")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	simHost := fs.String("sim-host", "127.0.0.1", "address the simulated chargers listen on; a LAN address (or 0.0.0.0) lets them announce themselves over mDNS like real devices")
 	solarDemo := fs.Bool("solar", true, "simulate a grid meter with a 10-minute PV day, so the solar controller runs (charger mode minpv)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,7 +57,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("simulator %q has no driver of the same name", name)
 		}
 		for i := 1; i <= *count; i++ {
-			addr, err := startSim(ctx, sim)
+			addr, err := startSim(ctx, sim, *simHost)
 			if err != nil {
 				return err
 			}
@@ -140,11 +141,11 @@ func startDemoMeter(ctx context.Context, bp *atomic.Pointer[bridge.Bridge]) (str
 }
 
 // startSim runs a simulator on a free loopback port and returns its address.
-func startSim(ctx context.Context, sim charger.Simulator) (string, error) {
+func startSim(ctx context.Context, sim charger.Simulator, host string) (string, error) {
 	ready := make(chan string, 1)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- sim.Run(ctx, "127.0.0.1:0", func(bound string) { ready <- bound })
+		errc <- sim.Run(ctx, net.JoinHostPort(host, "0"), func(bound string) { ready <- bound })
 	}()
 	select {
 	case addr := <-ready:

@@ -172,6 +172,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 		return err
 	}
 	b.link = link
+	if err := b.startServices(ctx); err != nil {
+		b.closeBroker()
+		return err
+	}
 	b.restoreChargers()
 	for _, u := range b.unitList() {
 		u.start(ctx)

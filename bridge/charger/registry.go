@@ -19,6 +19,9 @@ type Driver struct {
 	DefaultPollInterval time.Duration
 	// DefaultPort is used when Address has no port.
 	DefaultPort int
+	// CheckAddress, when set, replaces the config's host[:port] check, for
+	// drivers whose address is not a host (an OCPP charge point identity).
+	CheckAddress func(string) error
 	// NewOptions returns a pointer to the driver's own options struct,
 	// filled with defaults. The config loader decodes the charger's
 	// `options:` block into it strictly (unknown keys are errors). Nil

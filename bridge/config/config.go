@@ -36,6 +36,9 @@ type Config struct {
 	Meters []Meter `yaml:"meters"`
 	// Chargers lists the chargers evbridge drives.
 	Chargers []Charger `yaml:"chargers"`
+	// Services holds the decoded top-level blocks of driver services, such
+	// as `ocpp:`, by service name; a service without a block is absent.
+	Services map[string]any `yaml:"-"`
 	// Source is the file the configuration was read from, or "" when it
 	// holds the defaults.
 	Source string `yaml:"-"`

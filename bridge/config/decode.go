@@ -54,6 +54,8 @@ type decoder struct {
 	// expansion, so messages show that instead of a possibly secret value.
 	expanded map[*yaml.Node]string
 	budget   int
+	// services are the top-level keys driver services add (e.g. ocpp).
+	services []string
 }
 
 func newDecoder(file string) *decoder {
@@ -197,6 +199,9 @@ func isCustom(t reflect.Type) bool {
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string, depth int) {
 	fields, names, inlineMap := fieldsOf(v.Type())
 	extra := extraKeys[v.Type()]
+	if v.Type() == reflect.TypeFor[Config]() {
+		extra = append(slices.Clone(extra), d.services...)
+	}
 	names = append(names, extra...)
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "expected a mapping with keys %s, got %s", strings.Join(names, ", "), d.describe(n))

@@ -43,6 +43,9 @@ func Parse(data []byte, source string, reg *charger.Registry) (*Config, error) {
 		baseDir = filepath.Dir(source)
 	}
 	d := newDecoder(source)
+	for _, svc := range charger.Services() {
+		d.services = append(d.services, svc.Name)
+	}
 	cfg := Default()
 	cfg.Source = source
 	if root := d.parseDocument(data); root != nil {
@@ -53,6 +56,7 @@ func Parse(data []byte, source string, reg *charger.Registry) (*Config, error) {
 			d.expand(root, "", baseDir)
 			d.decode(root, reflect.ValueOf(cfg).Elem(), "", 0)
 			d.chargers(cfg, reg)
+			d.serviceBlocks(cfg)
 			d.meters(cfg, meter.Default)
 			d.validate(cfg, reg, baseDir)
 			d.validateSite(cfg, meter.Default)
@@ -190,11 +194,29 @@ func (d *decoder) options(c *Charger, drv charger.Driver, path string) {
 	c.Options = d.optionsBlock(path, drv.Name, drv.NewOptions)
 }
 
+// serviceBlocks decodes each driver service's top-level block (such as
+// `ocpp:`) into what the service's NewOptions returns.
+func (d *decoder) serviceBlocks(cfg *Config) {
+	for _, svc := range charger.Services() {
+		if d.nodes[svc.Name] == nil {
+			continue
+		}
+		if cfg.Services == nil {
+			cfg.Services = map[string]any{}
+		}
+		cfg.Services[svc.Name] = d.block(svc.Name, svc.Name, svc.NewOptions)
+	}
+}
+
 // optionsBlock decodes the `options:` block below path (a charger or a
 // meter) into what newOptions returns, and lets the options validate
 // themselves.
 func (d *decoder) optionsBlock(path, driver string, newOptions func() any) any {
-	path += ".options"
+	return d.block(path+".options", driver, newOptions)
+}
+
+// block decodes the mapping at path into what newOptions returns.
+func (d *decoder) block(path, driver string, newOptions func() any) any {
 	n, key := d.nodes[path], d.keys[path]
 	if r := resolve(n); r == nil || isNull(r) || r.Kind == yaml.MappingNode && len(r.Content) == 0 {
 		n = nil // no options, or an empty block: the driver's defaults
@@ -222,6 +244,9 @@ func (d *decoder) optionsBlock(path, driver string, newOptions func() any) any {
 			at := key
 			if at == nil {
 				at = d.nodes[strings.TrimSuffix(path, ".options")]
+			}
+			if at == nil {
+				at = d.nodes[path]
 			}
 			d.errorf(at, path, "%v", err)
 		}

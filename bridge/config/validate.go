@@ -269,7 +269,11 @@ func (d *decoder) validateCharger(c *Charger, p string, reg *charger.Registry) {
 		d.invalid(p+".driver", "%s (%s)", msg, known)
 	}
 
-	if err := checkAddress(c.Address); err != nil {
+	if drv, ok := reg.Lookup(c.Driver); ok && drv.CheckAddress != nil {
+		if err := drv.CheckAddress(c.Address); err != nil {
+			d.invalid(p+".address", "%s: %v", c.Driver, err)
+		}
+	} else if err := checkAddress(c.Address); err != nil {
 		d.invalid(p+".address", "%v", err)
 	}
 	if !(c.MaxCurrent >= MinCurrent && c.MaxCurrent <= MaxCurrentLimit) {

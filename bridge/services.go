@@ -1,0 +1,47 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/evbridge/evbridge/bridge/charger"
+)
+
+// startServices starts the driver services (such as the OCPP central
+// system) that the config has a block for or that a charger's driver
+// needs, before the charger workers poll.
+func (b *Bridge) startServices(ctx context.Context) error {
+	for _, svc := range charger.Services() {
+		opts, configured := b.cfg.Services[svc.Name]
+		used := configured
+		for _, c := range b.cfg.Chargers {
+			used = used || slices.Contains(svc.Drivers, c.Driver)
+		}
+		if !used {
+			continue
+		}
+		if opts == nil && svc.NewOptions != nil {
+			opts = svc.NewOptions()
+		}
+		log := b.log.With("service", svc.Name)
+		if err := svc.Start(ctx, opts, serviceHost{b}, log); err != nil {
+			return fmt.Errorf("%s: %w", svc.Name, err)
+		}
+		log.Info("service started", "title", svc.Title)
+	}
+	return nil
+}
+
+// serviceHost is what a driver service may ask of the core: offering a
+// device that connected by itself.
+type serviceHost struct{ b *Bridge }
+
+// Offer hands the device to the core as a runtime candidate; it never
+// blocks the caller (a connection handler).
+func (h serviceHost) Offer(o charger.Offer) {
+	c := Candidate{ID: o.Driver + ":" + o.Address, Driver: o.Driver, Address: o.Address,
+		Brand: o.Identity.Brand, Model: o.Identity.Model, Serial: o.Identity.Serial, Firmware: o.Identity.Firmware,
+		FoundBy: o.Driver}
+	go h.b.Offer(c, !o.Pending && o.Online)
+}

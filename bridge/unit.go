@@ -63,6 +63,9 @@ func newUnit(b *Bridge, cfg config.Charger, d charger.Driver) (*unit, error) {
 	if err != nil {
 		host = cfg.Address
 	}
+	if d.CheckAddress != nil {
+		host = "" // the address is an identity (OCPP), not a network address
+	}
 	return &unit{id: cfg.Name, cfg: cfg, driver: d, dev: dev, b: b, log: log, ip: host, notify: make(chan struct{}, 1),
 		written: map[string]writtenValue{}}, nil
 }

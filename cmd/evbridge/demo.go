@@ -16,6 +16,7 @@ import (
 	"github.com/evbridge/evbridge/bridge/config"
 	"github.com/evbridge/evbridge/bridge/meter"
 	"github.com/evbridge/evbridge/bridge/metrics"
+	"github.com/evbridge/evbridge/drivers/ocpp"
 	"github.com/evbridge/evbridge/drivers/shelly"
 )
 
@@ -27,6 +28,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	count := fs.Int("chargers", 1, "how many of each simulated charger")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	simHost := fs.String("sim-host", "127.0.0.1", "address the simulated chargers listen on; a LAN address (or 0.0.0.0) lets them announce themselves over mDNS like real devices")
+	ocppListen := fs.String("ocpp-listen", "127.0.0.1:8887", "address of the OCPP central system, with a simulated charge point connected and unknown charge points accepted (empty: off)")
 	solarDemo := fs.Bool("solar", true, "simulate a grid meter with a 10-minute PV day, so the solar controller runs (charger mode minpv)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -73,6 +75,21 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cfg.Chargers = append(cfg.Chargers, cc)
 		}
 	}
+	ocppLine := ""
+	if *ocppListen != "" {
+		if l, err := net.Listen("tcp", *ocppListen); err != nil {
+			ocppLine = fmt.Sprintf("OCPP:                 off: %s is busy (pass --ocpp-listen ADDR)\n", *ocppListen)
+			*ocppListen = ""
+		} else {
+			l.Close()
+			sc := ocpp.DefaultServerConfig()
+			sc.Listen, sc.Unknown = *ocppListen, "accept"
+			cfg.Services = map[string]any{"ocpp": &sc}
+			cfg.Chargers = append(cfg.Chargers, config.Charger{Name: "demo_ocpp", Driver: "ocpp", Address: "evbsim",
+				MaxCurrent: 16, PollInterval: 2 * time.Second, Timeout: 2 * time.Second, Options: &ocpp.Options{Connector: 1}})
+			ocppLine = fmt.Sprintf("OCPP central system:  ws://%s/<chargeBoxId> (point a real charger here; unknown ones are accepted)\n", *ocppListen)
+		}
+	}
 	var bp atomic.Pointer[bridge.Bridge]
 	if *solarDemo {
 		addr, err := startDemoMeter(ctx, &bp)
@@ -97,15 +114,20 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	webLine, waitWeb := demoWeb(ctx, *httpListen, b, m, log)
+	if *ocppListen != "" {
+		cp := ocpp.NewChargePointSim(ocpp.SimConfig{ID: "evbsim", Vendor: "evbridge", Model: "DemoPoint",
+			Serial: "SIM-0001", Plugged: true})
+		go func() { _ = cp.Run(ctx, "ws://"+*ocppListen) }()
+	}
 	host, port, _ := net.SplitHostPort(*mqttListen)
 	fmt.Fprintf(stdout, `evbridge demo %s is running: embedded MQTT broker on %s, %d simulated charger(s).
 
 Watch everything:     mosquitto_sub -h %s -p %s -t 'evbridge/#' -v
 Set a current:        mosquitto_pub -h %s -p %s -t evbridge/%s/set/current_limit -m 10
 %s
-Home Assistant:       point its MQTT integration at this broker; the chargers appear by discovery.
+%sHome Assistant:       point its MQTT integration at this broker; the chargers appear by discovery.
 Stop with Ctrl-C.
-`, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name, webLine)
+`, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name, webLine, ocppLine)
 	<-ctx.Done()
 	b.Stop()
 	waitWeb()

@@ -24,13 +24,17 @@ type Command struct {
 	Mode          *string  `json:"mode,omitempty"`
 	PlanEnergy    *float64 `json:"plan_energy,omitempty"`
 	PlanDeparture *string  `json:"plan_departure,omitempty"`
+	// Reset restarts the charger (Home Assistant's button sends PRESS).
+	Reset bool `json:"reset,omitempty"`
 }
 
 // Empty reports whether the command asks for nothing.
 func (c Command) Empty() bool { return !c.device() && !c.control() }
 
 // device reports whether c asks anything of the charger itself.
-func (c Command) device() bool { return c.CurrentLimit != nil || c.Enabled != nil || c.Phases != nil }
+func (c Command) device() bool {
+	return c.CurrentLimit != nil || c.Enabled != nil || c.Phases != nil || c.Reset
+}
 
 // control reports whether c changes the controller's settings.
 func (c Command) control() bool {
@@ -51,6 +55,7 @@ func (c *Command) merge(newer Command) {
 	if newer.Mode != nil {
 		c.Mode = newer.Mode
 	}
+	c.Reset = c.Reset || newer.Reset
 	if newer.PlanEnergy != nil {
 		c.PlanEnergy = newer.PlanEnergy
 	}
@@ -62,7 +67,7 @@ func (c *Command) merge(newer Command) {
 // commandFields are the keys a `set` message may carry, in the order they
 // are applied: phases first (a switch pauses charging), then the current,
 // then enabled so that enabling happens at the new current.
-var commandFields = []string{"phases", "current_limit", "enabled", "mode", "plan_energy", "plan_departure"}
+var commandFields = []string{"phases", "current_limit", "enabled", "mode", "plan_energy", "plan_departure", "reset"}
 
 // maxCommandBytes bounds a command payload; anything larger is not a command.
 const maxCommandBytes = 4096
@@ -139,6 +144,11 @@ func ParseSetField(field string, payload []byte) (Command, error) {
 			return cmd, err
 		}
 		cmd.Phases = &p
+	case "reset":
+		if s != "PRESS" && s != "" {
+			return cmd, fmt.Errorf("reset: expected PRESS, got %q", truncate(s, 40))
+		}
+		cmd.Reset = true
 	case "mode", "plan_departure":
 		if err := cmd.setText(field, s); err != nil {
 			return cmd, err
@@ -220,6 +230,11 @@ func (c *Command) setJSON(key string, raw json.RawMessage) error {
 			return fmt.Errorf("%s: expected a string, got %s", key, preview(raw))
 		}
 		return c.setText(key, str)
+	case "reset":
+		if s != "true" {
+			return fmt.Errorf("reset: expected true, got %s", preview(raw))
+		}
+		c.Reset = true
 	case "plan_energy":
 		v, err := parseNumber(strings.Trim(s, `"`))
 		if err != nil || s == "null" {

@@ -72,6 +72,8 @@ func TestParseSetField(t *testing.T) {
 		{field: "phases", in: "2", wantErr: "expected 1 or 3"},
 		{field: "power", in: "1", wantErr: `unknown field "power"`},
 		{field: "mode", in: "minpv", want: Command{Mode: ptr("minpv")}},
+		{field: "reset", in: "PRESS", want: Command{Reset: true}},
+		{field: "reset", in: "now", wantErr: "reset: expected PRESS"},
 		{field: "mode", in: "PV", wantErr: "expected one of"},
 		{field: "plan_energy", in: "12.5", want: Command{PlanEnergy: ptr(12.5)}},
 		{field: "plan_departure", in: "25:00", wantErr: "HH:MM"},
@@ -127,6 +129,6 @@ func FuzzParseSetJSON(f *testing.F) {
 func ptr[T any](v T) *T { return &v }
 
 func sameCommand(a, b Command) bool {
-	return eqPtr(a.CurrentLimit, b.CurrentLimit) && eqPtr(a.Enabled, b.Enabled) && eqPtr(a.Phases, b.Phases) &&
+	return a.Reset == b.Reset && eqPtr(a.CurrentLimit, b.CurrentLimit) && eqPtr(a.Enabled, b.Enabled) && eqPtr(a.Phases, b.Phases) &&
 		eqPtr(a.Mode, b.Mode) && eqPtr(a.PlanEnergy, b.PlanEnergy) && eqPtr(a.PlanDeparture, b.PlanDeparture)
 }

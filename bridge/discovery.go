@@ -24,6 +24,7 @@ func (u *unit) chargerInfo() ha.ChargerInfo {
 		info.MinCurrent, info.MaxCurrent, info.CurrentStep = u.currentRange(cs)
 	}
 	_, info.CanEnable = u.dev.(charger.Enabler)
+	_, info.CanReset = u.dev.(charger.Resetter)
 	if u.b.site != nil {
 		info.Modes, info.Plan = modes, true
 	}

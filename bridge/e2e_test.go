@@ -200,6 +200,7 @@ func endToEnd(t *testing.T, cfg *config.Config, m *bridgetest.Mosquitto) {
 			{"evbridge/garage/set/phases", `2`, "expected 1 or 3"},
 			{"evbridge/garage/set/enabled", `maybe`, "ON/OFF"},
 			{"evbridge/garage/set/colour", `red`, "unknown field"},
+			{"evbridge/garage/set/reset", `PRESS`, "not supported"},
 		}
 		for _, c := range cases {
 			start := time.Now()

@@ -20,6 +20,9 @@ import (
 func TestOCPPEndToEnd(t *testing.T) {
 	for _, proto := range []string{"ocpp1.6", "ocpp2.0.1"} {
 		t.Run(proto, func(t *testing.T) {
+			// The central system's session registry is per process: each
+			// run gets its own charge point identity.
+			id := "WB" + strings.ReplaceAll(proto, ".", "")
 			ctx := bridgetest.Context(t)
 			m := bridgetest.StartMosquitto(t)
 			listen := fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
@@ -28,12 +31,12 @@ func TestOCPPEndToEnd(t *testing.T) {
 			cfg := testConfig()
 			cfg.MQTT.Broker = m.URL()
 			cfg.Services = map[string]any{"ocpp": &sc}
-			cfg.Chargers = []config.Charger{{Name: "pulsar", Driver: "ocpp", Address: "WB001", MaxCurrent: 16,
+			cfg.Chargers = []config.Charger{{Name: "pulsar", Driver: "ocpp", Address: id, MaxCurrent: 16,
 				PollInterval: 500 * time.Millisecond, Timeout: 2 * time.Second, Options: &ocpp.Options{Connector: 1}}}
 			sub := bridgetest.Subscribe(t, m.URL(), "#")
 			startBridge(t, ctx, cfg)
 
-			cp := ocpp.NewChargePointSim(ocpp.SimConfig{ID: "WB001", Protocol: proto, Vendor: "Wallbox", Model: "Pulsar Plus",
+			cp := ocpp.NewChargePointSim(ocpp.SimConfig{ID: id, Protocol: proto, Vendor: "Wallbox", Model: "Pulsar Plus",
 				Serial: "PP-123", Firmware: "6.6.1", Plugged: true, MeterInterval: time.Second})
 			go func() { _ = cp.Run(ctx, "ws://"+listen) }()
 
@@ -64,10 +67,18 @@ func TestOCPPEndToEnd(t *testing.T) {
 				t.Error("40 A above max_current was not refused")
 			}
 
-			stranger := ocpp.NewChargePointSim(ocpp.SimConfig{ID: "NEW42", Protocol: proto, Serial: "X-42"})
+			// The HA restart button resets the charge point, which boots again.
+			if !strings.Contains(string(disc.Payload), `"platform":"button"`) {
+				t.Error("no restart button in the discovery payload")
+			}
+			boots := cp.Snapshot().Boots
+			sub.Publish("evbridge/pulsar/set/reset", false, "PRESS")
+			waitSim(t, func() bool { return cp.Snapshot().Boots > boots })
+
+			stranger := ocpp.NewChargePointSim(ocpp.SimConfig{ID: "NEW" + id, Protocol: proto, Serial: "X-42"})
 			go func() { _ = stranger.Run(ctx, "ws://"+listen) }()
 			sub.WaitFor("evbridge/bridge/discovered", wait, func(m bridgetest.Message) bool {
-				return strings.Contains(string(m.Payload), "NEW42")
+				return strings.Contains(string(m.Payload), "NEW"+id)
 			})
 		})
 	}

@@ -45,6 +45,11 @@ func (u *unit) validate(c Command) error {
 			errs = append(errs, fmt.Errorf("phases: %w", charger.ErrNotSupported))
 		}
 	}
+	if c.Reset {
+		if _, ok := u.dev.(charger.Resetter); !ok {
+			errs = append(errs, fmt.Errorf("reset: %w", charger.ErrNotSupported))
+		}
+	}
 	if c.control() && u.b.site == nil {
 		errs = append(errs, errors.New("mode and plan need the solar controller, which is off: set site.grid_meter in the config"))
 	}
@@ -111,6 +116,13 @@ func (u *unit) execute(ctx context.Context) bool {
 		u.call(ctx, "enabled", boolValue(*c.Enabled), func(ctx context.Context) error {
 			return u.dev.(charger.Enabler).SetEnabled(ctx, *c.Enabled)
 		})
+	}
+	if c.Reset {
+		wrote = true
+		u.call(ctx, "reset", 1, func(ctx context.Context) error { return u.dev.(charger.Resetter).Reset(ctx) })
+		u.mu.Lock()
+		delete(u.written, "reset") // a reset is an action, not a value to compare
+		u.mu.Unlock()
 	}
 	if !wrote {
 		u.log.Debug("command skipped: the charger already has these values")

@@ -29,6 +29,7 @@ const (
 	KeyControl        = "control_reason"  // sensor, when Modes is not empty
 	KeyPlanEnergy     = "plan_energy"     // number, when Plan
 	KeyPlanDeparture  = "plan_departure"  // text, when Plan
+	KeyReset          = "reset"           // button, when CanReset
 	KeyError          = "error"
 	KeyTemperature    = "temperature"
 	KeyRSSI           = "rssi"
@@ -47,6 +48,7 @@ const (
 	pSelect       = "select"
 	pSwitch       = "switch"
 	pText         = "text"
+	pButton       = "button"
 	diagnostic    = "diagnostic"
 )
 
@@ -148,6 +150,10 @@ func chargerComponents(o Options, c ChargerInfo) map[string]component {
 		}
 	}
 
+	if c.CanReset {
+		cs.add(KeyReset, component{Platform: pButton, Name: "Restart", DeviceClass: "restart", EntityCategory: "config",
+			CommandTopic: set + "reset", PayloadPress: "PRESS", QoS: 1})
+	}
 	cs.add(KeyError, component{Platform: pSensor, Name: "Error", Icon: "mdi:alert-circle-outline", ValueTemplate: tplDeviceError()})
 	cs.add(KeyTemperature, component{Platform: pSensor, Name: "Temperature", DeviceClass: "temperature",
 		StateClass: "measurement", Unit: "°C", DisplayPrecision: ptr(1), EntityCategory: diagnostic,

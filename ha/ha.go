@@ -52,7 +52,9 @@ type ChargerInfo struct {
 	CanSetCurrent                       bool
 	MinCurrent, MaxCurrent, CurrentStep float64 // A
 	CanEnable, CanSwitchPhases          bool
-	Modes                               []string // options of the mode select; empty → no mode entity
+	// CanReset adds a restart button.
+	CanReset bool
+	Modes    []string // options of the mode select; empty → no mode entity
 	// Plan adds the plan-mode entities (target energy, departure time);
 	// only with Modes.
 	Plan bool

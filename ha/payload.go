@@ -70,6 +70,7 @@ type component struct {
 	Step                   *float64 `json:"step,omitempty"`
 	Mode                   string   `json:"mode,omitempty"`
 	Pattern                string   `json:"pattern,omitempty"`
+	PayloadPress           string   `json:"payload_press,omitempty"`
 	QoS                    int      `json:"qos,omitempty"`
 }
 

@@ -135,6 +135,11 @@ type PhaseSwitcher interface {
 	SetPhases(ctx context.Context, phases int) error
 }
 
+// Resetter is a charger that can be told to restart (an HA button).
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
 // Watchdogged is a charger that falls back to a safe current unless its
 // setpoint is refreshed; the core calls Refresh at least every
 // RefreshInterval.

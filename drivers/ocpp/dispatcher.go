@@ -101,15 +101,34 @@ func (d *dispatcher) CreateClient(id string) {
 	d.clients[id] = &callQueue{}
 }
 
-// DeleteClient forgets the client's calls. Their callbacks are failed by
-// the library's disconnect handler, which runs right after.
+// DeleteClient forgets the client's calls and cancels each of them, so
+// the library fails its callback now. ocpp-go v0.18.0's 1.6 central system
+// also drains its callback queue on disconnect, but its 2.0.1 CSMS does
+// not: a stale callback would then take the first answer after a
+// reconnect, and its type assertion panics (seen with Reset).
 func (d *dispatcher) DeleteClient(id string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if q := d.clients[id]; q != nil && q.timer != nil {
-		q.timer.Stop()
-	}
+	q := d.clients[id]
 	delete(d.clients, id)
+	cancel := d.onCancel
+	var calls []ocppj.RequestBundle
+	if q != nil {
+		if q.timer != nil {
+			q.timer.Stop()
+		}
+		calls = q.calls
+		if q.inflight != "" {
+			d.state.DeletePendingRequest(id, q.inflight)
+		}
+	}
+	d.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	for _, b := range calls {
+		cancel(id, b.Call.UniqueId, b.Call.Payload,
+			ocpp.NewError(ocppj.GenericError, "charge point disconnected before answering", b.Call.UniqueId))
+	}
 }
 
 func (d *dispatcher) SendRequest(id string, req ocppj.RequestBundle) error {

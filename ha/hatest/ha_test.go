@@ -17,7 +17,7 @@ var chargerInfos = []ha.ChargerInfo{
 		CanSetCurrent: true, MinCurrent: 6, MaxCurrent: 32, CurrentStep: 1, CanEnable: true, CanSwitchPhases: true,
 		Modes: []string{"off", "now", "minpv", "pv"}},
 	{ID: "planner", CanSetCurrent: true, MinCurrent: 6, MaxCurrent: 16, CurrentStep: 1, CanEnable: true,
-		Modes: []string{"off", "now", "minpv", "pv", "plan"}, Plan: true},
+		Modes: []string{"off", "now", "minpv", "pv", "plan"}, Plan: true, CanReset: true},
 	{ID: "carport"}, // no capabilities, empty identity
 	{ID: "drive_way-2", Identity: charger.Identity{Serial: "only-serial"}, CanEnable: true},
 	{ID: "alfen_ACE0001", Name: "Einfahrt – links", WebURL: "https://10.0.0.9:8443/ui",

@@ -16,7 +16,6 @@ import (
 // The setup every Modbus driver's tests share (modbustest); dial
 // connects a driver with default options and its own pool.
 var (
-	quickCar  = modbustest.QuickCar
 	testPool  = modbustest.Pool
 	poll      = modbustest.Poll[*Charger]
 	waitFor   = modbustest.WaitFor

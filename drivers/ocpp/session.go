@@ -235,14 +235,6 @@ func (s *Session) connected(l link, remote string, now time.Time) uint64 {
 	return s.gen
 }
 
-func (s *Session) disconnected(gen uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gen == gen {
-		s.link = nil
-	}
-}
-
 // current returns the live link and its generation, or nil.
 func (s *Session) current() (link, uint64) {
 	s.mu.Lock()

@@ -1,8 +1,9 @@
 // Package charger is the contract between evbridge's core and its drivers:
 // the charger model every driver fills, the one interface every driver
 // implements, the optional capabilities the core discovers by interface, and
-// the registry drivers add themselves to. It imports nothing of the core so
-// that a driver depends on this package alone.
+// the registry drivers add themselves to. It imports nothing of the core
+// (only the generic bridge/registry), so
+// a driver depends on this package alone.
 package charger
 
 import (

@@ -2,10 +2,8 @@ package charger
 
 import (
 	"context"
-	"fmt"
+	"github.com/evbridge/evbridge/bridge/registry"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -40,10 +38,7 @@ type OptionsValidator interface {
 
 // Registry maps driver names to drivers. The process has one, Default,
 // which drivers add themselves to in init(); tests may build their own.
-type Registry struct {
-	mu      sync.RWMutex
-	drivers map[string]Driver
-}
+type Registry struct{ r registry.Registry[Driver] }
 
 // Default is the registry drivers register with.
 var Default = &Registry{}
@@ -54,39 +49,17 @@ func Register(d Driver) { Default.Add(d) }
 
 // Add adds d; it panics on a duplicate name or a missing constructor.
 func (r *Registry) Add(d Driver) {
-	if d.Name == "" || d.New == nil {
+	if d.New == nil {
 		panic("charger: driver needs a name and a constructor")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.drivers == nil {
-		r.drivers = map[string]Driver{}
-	}
-	if _, dup := r.drivers[d.Name]; dup {
-		panic(fmt.Sprintf("charger: driver %q registered twice", d.Name))
-	}
-	r.drivers[d.Name] = d
+	r.r.Add("charger driver", d.Name, d)
 }
 
 // Lookup returns the driver called name.
-func (r *Registry) Lookup(name string) (Driver, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	d, ok := r.drivers[name]
-	return d, ok
-}
+func (r *Registry) Lookup(name string) (Driver, bool) { return r.r.Lookup(name) }
 
 // Names returns the registered driver names, sorted.
-func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	names := make([]string, 0, len(r.drivers))
-	for n := range r.drivers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (r *Registry) Names() []string { return r.r.Names() }
 
 // Simulator is a device simulator a driver package ships beside its driver.
 type Simulator struct {
@@ -98,29 +71,10 @@ type Simulator struct {
 	Run func(ctx context.Context, addr string, ready func(bound string)) error
 }
 
-var (
-	simMu      sync.RWMutex
-	simulators = map[string]Simulator{}
-)
+var simulators registry.Registry[Simulator]
 
 // RegisterSimulator adds a simulator for `evbridge sim` and the demo.
-func RegisterSimulator(s Simulator) {
-	simMu.Lock()
-	defer simMu.Unlock()
-	if _, dup := simulators[s.Name]; dup {
-		panic(fmt.Sprintf("charger: simulator %q registered twice", s.Name))
-	}
-	simulators[s.Name] = s
-}
+func RegisterSimulator(s Simulator) { simulators.Add("simulator", s.Name, s) }
 
 // Simulators returns all registered simulators sorted by name.
-func Simulators() []Simulator {
-	simMu.RLock()
-	defer simMu.RUnlock()
-	out := make([]Simulator, 0, len(simulators))
-	for _, s := range simulators {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func Simulators() []Simulator { return simulators.Values() }

@@ -2,10 +2,8 @@ package charger
 
 import (
 	"context"
-	"fmt"
+	"github.com/evbridge/evbridge/bridge/registry"
 	"log/slog"
-	"sort"
-	"sync"
 )
 
 // Service is a process-wide component a driver package runs beside its
@@ -66,41 +64,19 @@ type Offer struct {
 	Pending bool `json:"pending"`
 }
 
-var (
-	svcMu    sync.RWMutex
-	services = map[string]Service{}
-)
+var services registry.Registry[Service]
 
 // RegisterService adds a service; it panics on a duplicate or incomplete
 // service, which is a programming error found at start.
 func RegisterService(s Service) {
-	if s.Name == "" || s.Start == nil {
+	if s.Start == nil {
 		panic("charger: service needs a name and a Start function")
 	}
-	svcMu.Lock()
-	defer svcMu.Unlock()
-	if _, dup := services[s.Name]; dup {
-		panic(fmt.Sprintf("charger: service %q registered twice", s.Name))
-	}
-	services[s.Name] = s
+	services.Add("service", s.Name, s)
 }
 
 // LookupService returns the service called name.
-func LookupService(name string) (Service, bool) {
-	svcMu.RLock()
-	defer svcMu.RUnlock()
-	s, ok := services[name]
-	return s, ok
-}
+func LookupService(name string) (Service, bool) { return services.Lookup(name) }
 
 // Services returns all registered services sorted by name.
-func Services() []Service {
-	svcMu.RLock()
-	defer svcMu.RUnlock()
-	out := make([]Service, 0, len(services))
-	for _, s := range services {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
+func Services() []Service { return services.Values() }

@@ -6,10 +6,8 @@ package meter
 
 import (
 	"context"
-	"fmt"
+	"github.com/evbridge/evbridge/bridge/registry"
 	"log/slog"
-	"sort"
-	"sync"
 	"time"
 )
 
@@ -63,10 +61,7 @@ type Driver struct {
 }
 
 // Registry maps meter driver names to drivers.
-type Registry struct {
-	mu      sync.RWMutex
-	drivers map[string]Driver
-}
+type Registry struct{ r registry.Registry[Driver] }
 
 // Default is the registry meter drivers register with in init().
 var Default = &Registry{}
@@ -76,36 +71,14 @@ func Register(d Driver) { Default.Add(d) }
 
 // Add adds d; it panics on a duplicate name or a missing constructor.
 func (r *Registry) Add(d Driver) {
-	if d.Name == "" || d.New == nil {
+	if d.New == nil {
 		panic("meter: driver needs a name and a constructor")
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.drivers == nil {
-		r.drivers = map[string]Driver{}
-	}
-	if _, dup := r.drivers[d.Name]; dup {
-		panic(fmt.Sprintf("meter: driver %q registered twice", d.Name))
-	}
-	r.drivers[d.Name] = d
+	r.r.Add("meter driver", d.Name, d)
 }
 
 // Lookup returns the driver called name.
-func (r *Registry) Lookup(name string) (Driver, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	d, ok := r.drivers[name]
-	return d, ok
-}
+func (r *Registry) Lookup(name string) (Driver, bool) { return r.r.Lookup(name) }
 
 // Names returns the registered names, sorted.
-func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.drivers))
-	for n := range r.drivers {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (r *Registry) Names() []string { return r.r.Names() }

@@ -2,8 +2,8 @@
 // the charger model every driver fills, the one interface every driver
 // implements, the optional capabilities the core discovers by interface, and
 // the registry drivers add themselves to. It imports nothing of the core
-// (only the generic bridge/registry), so
-// a driver depends on this package alone.
+// but the generic bridge/registry, so a driver depends on this package
+// alone.
 package charger
 
 import (

@@ -28,6 +28,7 @@ package abl
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
 	"sync"
 	"time"
@@ -104,8 +105,7 @@ type Charger struct {
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards what follows; no I/O under it
 	// What the driver keeps the connector set to, once known.
-	known, enabled bool
-	amps           float64
+	sp setpoint.Setpoint
 	// Session energy: lifetime kWh at plug-in.
 	plugged, pluggedKnown bool
 	baseKWh               float64
@@ -126,6 +126,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "abl_em4", Min: minCurrent, Max: c.maxAmps, Write: c.writeAmps}
 	var err error
 	if c.plan, err = modbusx.NewPlan(planConfig(c.off), modbusx.Spans(values(c.off)...)...); err != nil {
 		return nil, fmt.Errorf("abl_em4: plan: %w", err)

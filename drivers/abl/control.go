@@ -12,57 +12,26 @@ import (
 // CurrentRange is 6 A to the configured maximum (at most 32 A), 0.1 A steps.
 func (c *Charger) CurrentRange() (lo, hi, step float64) { return minCurrent, c.maxAmps, currentStep }
 
-// SetCurrent sets the current offered while enabled. A current set while
-// disabled is kept for the next enable.
+// SetCurrent sets the current offered while enabled (see package
+// setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if math.IsNaN(amps) || amps < minCurrent || amps > c.maxAmps {
-		return fmt.Errorf("abl_em4: current %.2f A is outside %g..%g A", amps, minCurrent, c.maxAmps)
-	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true
-		}
-		c.amps = amps
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or stops charging by writing the current or 0.
 // Enabling with no current set yet offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeSetpoint(ctx); err != nil {
-		return fmt.Errorf("abl_em4: %s: %w", what, err)
-	}
-	return nil
-}
+// tenths is the value of 0x3032 for amps (0.1 A units).
+func tenths(amps float64) uint16 { return uint16(math.Round(amps * 10)) }
 
-// wanted is the value 0x3032 should hold; the caller holds c.mu.
-func (c *Charger) wanted() uint16 {
-	if !c.enabled {
-		return 0
-	}
-	return uint16(math.Round(c.amps * 10))
-}
-
-func (c *Charger) writeSetpoint(ctx context.Context) error {
+// writeAmps writes 0x3032 for the setpoint keeper.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := c.wanted()
-	c.mu.Unlock()
-	return c.cl.WriteSingle(ctx, regMaxCurrent+c.off, v)
+	return c.cl.WriteSingle(ctx, regMaxCurrent+c.off, tenths(amps))
 }
 
 // RefreshInterval is a third of the configured upstream timeout.
@@ -83,18 +52,16 @@ func (c *Charger) Refresh(ctx context.Context) error {
 		return fmt.Errorf("abl_em4: refresh: %w", err)
 	}
 	state, set := uint8(regs[0]), regs[1]
-	c.mu.Lock()
-	if !c.known {
-		c.known, c.enabled, c.amps = true, set > 0, float64(set)/10
-		c.log.Info("adopting the current the box holds", "amps", c.amps)
+	if c.sp.Adopt(float64(set) / 10) {
+		c.log.Info("adopting the current the box holds", "amps", float64(set)/10)
 	}
-	want := c.wanted()
-	c.mu.Unlock()
+	amps, _ := c.sp.Wanted()
+	want := tenths(amps)
 	if set == want && state != 0xF4 {
 		return nil
 	}
 	c.log.Warn("box left the setpoint, writing it back", "state", fmt.Sprintf("0x%02X", state), "read", set, "want", want)
-	if err := c.writeSetpoint(ctx); err != nil {
+	if _, err := c.sp.Rewrite(ctx); err != nil {
 		return fmt.Errorf("abl_em4: restore setpoint: %w", err)
 	}
 	return nil

@@ -3,7 +3,6 @@ package mennekes
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
@@ -14,57 +13,22 @@ import (
 func (c *Charger) CurrentRange() (lo, hi, step float64) { return minCurrent, c.maxAmps, 1 }
 
 // SetCurrent sets the current offered while enabled, rounded down to
-// whole amps. A current set while
-// disabled is kept for the next enable.
+// whole amps (see package setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if math.IsNaN(amps) || amps < minCurrent || amps > c.maxAmps {
-		return fmt.Errorf("mennekes: current %.2f A is outside %g..%g A", amps, minCurrent, c.maxAmps)
-	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true
-		}
-		c.amps = amps
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or stops charging by writing the current or 0.
 // Enabling with no current set yet offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeSetpoint(ctx); err != nil {
-		return fmt.Errorf("mennekes: %s: %w", what, err)
-	}
-	return nil
-}
-
-// wanted is the value the limit register should hold; the caller holds c.mu.
-func (c *Charger) wanted() uint16 {
-	if !c.enabled {
-		return 0
-	}
-	return uint16(math.Floor(c.amps))
-}
-
-func (c *Charger) writeSetpoint(ctx context.Context) error {
+// writeAmps writes the limit register for the setpoint keeper.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := c.wanted()
-	c.mu.Unlock()
-	return c.cl.WriteSingle(ctx, c.limitReg, v)
+	return c.cl.WriteSingle(ctx, c.limitReg, uint16(amps))
 }
 
 // RefreshInterval is a third of the configured watchdog timeout.
@@ -78,22 +42,16 @@ func (c *Charger) RefreshInterval() time.Duration {
 // Refresh rewrites the limit so the box keeps hearing from its energy
 // manager; before any command it adopts the limit the box holds.
 func (c *Charger) Refresh(ctx context.Context) error {
-	c.mu.Lock()
-	known := c.known
-	c.mu.Unlock()
-	if !known {
+	if _, _, known := c.sp.State(); !known {
 		regs, err := c.cl.Read(ctx, 0, c.limitReg, 1)
 		if err != nil {
 			return fmt.Errorf("mennekes: refresh: %w", err)
 		}
-		c.mu.Lock()
-		if !c.known {
-			c.known, c.enabled, c.amps = true, regs[0] > 0, float64(regs[0])
-			c.log.Info("adopting the limit the box holds", "amps", c.amps)
+		if c.sp.Adopt(float64(regs[0])) {
+			c.log.Info("adopting the limit the box holds", "amps", regs[0])
 		}
-		c.mu.Unlock()
 	}
-	if err := c.writeSetpoint(ctx); err != nil {
+	if _, err := c.sp.Rewrite(ctx); err != nil {
 		return fmt.Errorf("mennekes: refresh: %w", err)
 	}
 	return nil

@@ -39,7 +39,9 @@ package mennekes
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -114,13 +116,12 @@ type Charger struct {
 	plans    []*modbusx.Plan // every poll
 	turns    []*modbusx.Plan // Bender: one of these per poll, in turn
 
-	wmu            sync.Mutex // serializes writes
-	mu             sync.Mutex // guards what follows; no I/O under it
-	turn           int
-	ben            benReading
-	rated          float64
-	known, enabled bool
-	amps           float64
+	wmu   sync.Mutex // serializes writes
+	mu    sync.Mutex // guards what follows; no I/O under it
+	turn  int
+	ben   benReading
+	rated float64
+	sp    setpoint.Setpoint // what the driver keeps the box set to
 }
 
 // New builds the driver on pool; it does no I/O.
@@ -136,6 +137,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "mennekes", Min: minCurrent, Max: c.maxAmps, Round: math.Floor, Write: c.writeAmps}
 	plan := func(cfg modbusx.PlanConfig, vs []modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
 		if err != nil {

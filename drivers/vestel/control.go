@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
@@ -17,55 +16,23 @@ func (c *Charger) CurrentRange() (lo, hi, step float64) {
 }
 
 // SetCurrent sets the current offered while enabled, rounded down to whole
-// amperes. A current set while disabled is kept for the next enable.
+// amperes (see package setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if math.IsNaN(amps) || amps < minCurrent || amps > c.maxAmps {
-		return fmt.Errorf("vestel: current %.2f A is outside %g..%g A", amps, minCurrent, c.maxAmps)
-	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true // a current from an unknown state means "charge at it"
-		}
-		c.amps = math.Floor(amps)
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or stops charging by writing the current or 0 A to
 // 5004. Enabling with no current known offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeSetpoint(ctx); err != nil {
-		return fmt.Errorf("vestel: %s: %w", what, err)
-	}
-	return nil
-}
-
-// wanted is the value 5004 should hold; the caller holds c.mu.
-func (c *Charger) wanted() uint16 {
-	if c.enabled {
-		return uint16(c.amps)
-	}
-	return 0
-}
-
-func (c *Charger) writeSetpoint(ctx context.Context) error {
-	c.wmu.Lock() // the last write always carries the latest wanted state
+// writeAmps writes 5004 for the setpoint keeper and records what the
+// station now holds.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
+	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := c.wanted()
-	c.mu.Unlock()
+	v := uint16(amps)
 	if err := c.cl.WriteSingle(ctx, regChargingCurrent, v); err != nil {
 		return err
 	}
@@ -141,7 +108,7 @@ func (c *Charger) Refresh(ctx context.Context) error {
 	wantT, wantI := c.opts.FailsafeTimeout, c.opts.FailsafeCurrent
 	setT := wantT > 0 && c.fsTime != wantT
 	setI := wantI > 0 && c.fsCurrent != wantI
-	known, ph := c.known, c.wantPhases
+	ph := c.wantPhases
 	c.mu.Unlock()
 	if setT {
 		errs = append(errs, c.writeConfig(ctx, regFailsafeTimeout, wantT, &c.fsTime))
@@ -149,8 +116,8 @@ func (c *Charger) Refresh(ctx context.Context) error {
 	if setI {
 		errs = append(errs, c.writeConfig(ctx, regFailsafeCurrent, wantI, &c.fsCurrent))
 	}
-	if known {
-		errs = append(errs, c.writeSetpoint(ctx))
+	if _, err := c.sp.Rewrite(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if c.opts.PhaseSwitching && ph != 0 {
 		errs = append(errs, c.writePhases(ctx, ph))

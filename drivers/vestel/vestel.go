@@ -44,7 +44,9 @@ package vestel
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -138,9 +140,7 @@ type Charger struct {
 	identity          charger.Identity
 	auxErr            string
 	// What the driver keeps the station set to, once known.
-	known      bool
-	amps       float64
-	enabled    bool
+	sp         setpoint.Setpoint
 	wantPhases int
 }
 
@@ -157,6 +157,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "vestel", Min: minCurrent, Max: c.maxAmps, Round: math.Floor, Write: c.writeAmps}
 	cfg := planConfig()
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
@@ -283,11 +284,7 @@ func (c *Charger) applySetpoint(b *modbusx.Block) {
 		return
 	}
 	c.setpoint, c.setpointOK = float64(v), true
-	if !c.known {
-		c.known, c.enabled = true, c.setpoint >= minCurrent
-		if c.enabled {
-			c.amps = c.setpoint
-		}
+	if c.sp.Adopt(c.setpoint) {
 		c.log.Info("adopting the current the station holds", "amps", c.setpoint)
 	}
 }

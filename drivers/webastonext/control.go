@@ -18,51 +18,22 @@ func (c *Charger) CurrentRange() (lo, hi, step float64) {
 }
 
 // SetCurrent sets the current offered while enabled, rounded down to whole
-// amperes. A current set while disabled is kept for the next enable.
+// amperes (see package setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if math.IsNaN(amps) || amps < minCurrent || amps > c.maxAmps {
-		return fmt.Errorf("webasto_next: current %.2f A is outside %g..%g A", amps, minCurrent, c.maxAmps)
-	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true // a current from an unknown state means "charge at it"
-		}
-		c.amps = math.Floor(amps)
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or pauses charging by writing the current or 0 A to
 // 5004. Enabling with no current known offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeCurrent(ctx); err != nil {
-		return fmt.Errorf("webasto_next: %s: %w", what, err)
-	}
-	return nil
-}
-
-func (c *Charger) writeCurrent(ctx context.Context) error {
-	c.wmu.Lock() // the last write always carries the latest wanted state
+// writeAmps writes 5004 for the setpoint keeper.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
+	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := uint16(0)
-	if c.enabled {
-		v = uint16(c.amps)
-	}
-	c.mu.Unlock()
-	return c.cl.WriteSingle(ctx, regChargeAmps, v)
+	return c.cl.WriteSingle(ctx, regChargeAmps, uint16(amps))
 }
 
 // SetPower asks for a charging power in watts (register 5000), which the
@@ -125,7 +96,6 @@ func (c *Charger) Refresh(ctx context.Context) error {
 	wantT, wantI := c.opts.ComTimeout, c.opts.SafeCurrent
 	setT := wantT > 0 && c.comTimout != wantT
 	setI := wantI > 0 && c.safe != wantI
-	known := c.known
 	c.mu.Unlock()
 	if setT {
 		errs = append(errs, c.writeSetting(ctx, regComTimeout, wantT, &c.comTimout))
@@ -133,8 +103,8 @@ func (c *Charger) Refresh(ctx context.Context) error {
 	if setI {
 		errs = append(errs, c.writeSetting(ctx, regSafeCurrent, wantI, &c.safe))
 	}
-	if known {
-		errs = append(errs, c.writeCurrent(ctx))
+	if _, err := c.sp.Rewrite(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("webasto_next: refresh: %w", err)

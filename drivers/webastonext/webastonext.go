@@ -42,7 +42,9 @@ package webastonext
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -121,9 +123,7 @@ type Charger struct {
 	safe, comTimout int     // -1 unknown
 	auxErr          string
 	// What the driver keeps the station set to, once commanded.
-	known   bool
-	amps    float64
-	enabled bool
+	sp setpoint.Setpoint
 }
 
 // New builds the driver on pool; it does no I/O.
@@ -139,6 +139,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "webasto_next", Min: minCurrent, Max: c.maxAmps, Round: math.Floor, Write: c.writeAmps}
 	cfg := planConfig()
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
@@ -178,17 +179,17 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.Brand, st.Model = "Webasto", "Next"
-	if c.known {
-		st.Enabled = charger.Ptr(c.enabled)
+	if amps, enabled, known := c.sp.State(); known {
+		st.Enabled = charger.Ptr(enabled)
 		limit := 0.0
-		if c.enabled {
-			limit = c.amps
+		if enabled {
+			limit = amps
 			if c.limit > 0 {
 				limit = min(limit, c.limit)
 			}
 		}
 		st.CurrentLimit = charger.Ptr(limit)
-		if !c.enabled && st.Status == charger.StatusConnected {
+		if !enabled && st.Status == charger.StatusConnected {
 			st.Status = charger.StatusPaused
 		}
 	}

@@ -42,6 +42,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
 	"sync"
 	"time"
@@ -135,9 +136,7 @@ type Charger struct {
 	wmu sync.Mutex // serializes setpoint writes
 	mu  sync.Mutex // guards everything below; I/O is never done under it
 	// What the driver keeps the station set to, once known.
-	known   bool
-	amps    float64 // last current asked for, A (0: none yet)
-	enabled bool
+	sp setpoint.Setpoint
 	// validSeen is the longest remaining validity a poll saw, s.
 	validSeen uint32
 	identity  charger.Identity
@@ -170,6 +169,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "alfen", Min: minCurrent, Max: c.maxAmps, Write: c.writeAmps}
 	cfg := planConfig()
 	var err error
 	if c.sockPlan, err = modbusx.NewPlan(cfg, modbusx.Spans(socketValues()...)...); err != nil {
@@ -217,11 +217,7 @@ func (c *Charger) track(r reading, st *charger.State) {
 	if r.validLeft > c.validSeen {
 		c.validSeen = r.validLeft
 	}
-	if !c.known && r.setpointValid() {
-		c.known, c.enabled = true, r.setpoint >= minCurrent
-		if c.enabled {
-			c.amps = r.setpoint
-		}
+	if r.setpointValid() && c.sp.Adopt(r.setpoint) {
 		c.log.Info("adopting the setpoint the station holds", "amps", r.setpoint)
 	}
 	if iec, _ := mode3State(r.mode3); iec != charger.IECUnknown {

@@ -3,7 +3,6 @@ package alfen
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
@@ -16,55 +15,24 @@ func (c *Charger) CurrentRange() (lo, hi, step float64) {
 	return minCurrent, c.maxAmps, currentStep
 }
 
-// SetCurrent sets the current offered while enabled. A current set while
-// disabled is kept for the next enable.
+// SetCurrent sets the current offered while enabled (see package
+// setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if math.IsNaN(amps) || amps < minCurrent || amps > c.maxAmps {
-		return fmt.Errorf("alfen: current %.2f A is outside %g..%g A", amps, minCurrent, c.maxAmps)
-	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true // setting a current from an unknown state means "charge at it"
-		}
-		c.amps = amps
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or stops charging by writing the current or 0 A.
 // Enabling with no current set yet offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-// command applies change to the wanted state and writes the setpoint.
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeSetpoint(ctx); err != nil {
-		return fmt.Errorf("alfen: %s: %w", what, err)
-	}
-	return nil
-}
-
-// writeSetpoint writes the wanted setpoint (0 A when disabled) to 1210
-// in one FC16 request, as ALF §1.3 requires for a FLOAT32.
-func (c *Charger) writeSetpoint(ctx context.Context) error {
-	c.wmu.Lock() // the last write always carries the latest wanted state
+// writeAmps writes the setpoint (0 A when disabled) to 1210 in one FC16
+// request, as ALF §1.3 requires for a FLOAT32.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
+	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := 0.0
-	if c.enabled {
-		v = c.amps
-	}
-	c.mu.Unlock()
-	return c.sock.Write(ctx, regSetpoint, modbusx.EncodeFloat32(v, modbusx.HighWordFirst))
+	return c.sock.Write(ctx, regSetpoint, modbusx.EncodeFloat32(amps, modbusx.HighWordFirst))
 }
 
 // RefreshInterval is a third of the validity time: of the configured one,
@@ -83,13 +51,7 @@ func (c *Charger) RefreshInterval() time.Duration {
 // writes nothing until a setpoint is known (commanded or adopted), so a
 // restart never changes what the station does.
 func (c *Charger) Refresh(ctx context.Context) error {
-	c.mu.Lock()
-	known := c.known
-	c.mu.Unlock()
-	if !known {
-		return nil
-	}
-	if err := c.writeSetpoint(ctx); err != nil {
+	if _, err := c.sp.Rewrite(ctx); err != nil {
 		return fmt.Errorf("alfen: refresh setpoint: %w", err)
 	}
 	return nil

@@ -48,56 +48,29 @@ func (c *Charger) configure(ctx context.Context, ctl control) error {
 	return nil
 }
 
-// SetCurrent sets the current offered while enabled. A current set while
-// disabled is kept for the next enable.
+// SetCurrent sets the current offered while enabled, within what the box
+// reports it takes (see package setpoint for the enable rules).
 func (c *Charger) SetCurrent(ctx context.Context, amps float64) error {
-	if _, hi, _ := c.CurrentRange(); math.IsNaN(amps) || amps < minCurrent || amps > hi {
+	if _, hi, _ := c.CurrentRange(); amps > hi {
 		return fmt.Errorf("heidelberg: current %.2f A is outside %g..%g A", amps, minCurrent, hi)
 	}
-	return c.command(ctx, "set current", func() {
-		if !c.known {
-			c.enabled = true
-		}
-		c.amps = amps
-	})
+	return c.sp.SetCurrent(ctx, amps)
 }
 
 // SetEnabled allows or stops charging by writing the current or 0.
 // Enabling with no current set yet offers the minimum, 6 A.
 func (c *Charger) SetEnabled(ctx context.Context, enabled bool) error {
-	return c.command(ctx, "set enabled", func() {
-		c.enabled = enabled
-		if enabled && c.amps == 0 {
-			c.amps = minCurrent
-		}
-	})
+	return c.sp.SetEnabled(ctx, enabled)
 }
 
-func (c *Charger) command(ctx context.Context, what string, change func()) error {
-	c.mu.Lock()
-	change()
-	c.known = true
-	c.mu.Unlock()
-	if err := c.writeSetpoint(ctx); err != nil {
-		return fmt.Errorf("heidelberg: %s: %w", what, err)
-	}
-	return nil
-}
+// tenths is the value of register 261 for amps (0.1 A units).
+func tenths(amps float64) uint16 { return uint16(math.Round(amps * 10)) }
 
-// wanted is the value 261 should hold; the caller holds c.mu.
-func (c *Charger) wanted() uint16 {
-	if !c.enabled {
-		return 0
-	}
-	return uint16(math.Round(c.amps * 10))
-}
-
-func (c *Charger) writeSetpoint(ctx context.Context) error {
+// writeAmps writes 261 for the setpoint keeper and records it.
+func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.mu.Lock()
-	v := c.wanted()
-	c.mu.Unlock()
+	v := tenths(amps)
 	if err := c.cl.WriteSingle(ctx, regMaxCurrent, v); err != nil {
 		return err
 	}
@@ -133,13 +106,14 @@ func (c *Charger) Refresh(ctx context.Context) error {
 	ctl := decodeControl(b)
 	c.mu.Lock()
 	c.ctl, c.ctlOK = ctl, true
-	known, want := c.known, c.wanted()
 	c.mu.Unlock()
+	amps, known := c.sp.Wanted()
+	want := tenths(amps)
 	if !known || ctl.setpoint == want {
 		return nil
 	}
 	c.log.Warn("box left the setpoint (watchdog fallback?), writing it back", "read", ctl.setpoint, "want", want)
-	if err := c.writeSetpoint(ctx); err != nil {
+	if _, err := c.sp.Rewrite(ctx); err != nil {
 		return fmt.Errorf("heidelberg: restore setpoint: %w", err)
 	}
 	return nil

@@ -41,6 +41,7 @@ package heidelberg
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/setpoint"
 	"log/slog"
 	"slices"
 	"sync"
@@ -136,8 +137,7 @@ type Charger struct {
 	identAt time.Time
 	hw      hwInfo
 	// What the driver keeps the box set to, once commanded.
-	known, enabled bool
-	amps           float64
+	sp setpoint.Setpoint // what the driver keeps the box set to
 	// Session energy: lifetime kWh at plug-in.
 	plugged, pluggedKnown bool
 	baseKWh               float64
@@ -157,6 +157,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	if s.MaxCurrent >= minCurrent {
 		c.maxAmps = min(s.MaxCurrent, maxCurrent)
 	}
+	c.sp = setpoint.Setpoint{Driver: "heidelberg", Min: minCurrent, Max: c.maxAmps, Write: c.writeAmps}
 	var err error
 	cfg := planConfig()
 	if c.plan, err = modbusx.NewPlan(cfg, modbusx.Spans(slices.Concat(statusValues, holdingValues)...)...); err != nil {

@@ -16,7 +16,7 @@ func TestParseDecodeErrors(t *testing.T) {
 			"  client_id: a",
 			"mqttt:",
 			"  x: 1",
-		), []wantErr{{3, "mqttt", `unknown key "mqttt"; did you mean mqtt? (valid keys: mqtt, homeassistant, log, state, http, discovery, site, meters, chargers)`}}},
+		), []wantErr{{3, "mqttt", `unknown key "mqttt"; did you mean mqtt? (valid keys: mqtt, homeassistant, log, state, http, discovery, site, meters, chargers, testsvc)`}}},
 		{"unknown nested key", doc(
 			"mqtt:",
 			"  tls:",

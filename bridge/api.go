@@ -124,8 +124,9 @@ func (h *hub) publish(ev Event) {
 type Observer interface {
 	// ObservePoll is called after every poll; err is nil on success.
 	ObservePoll(charger string, took time.Duration, err error)
-	// ObserveDecision is called for every controller decision.
-	ObserveDecision(charger string, current float64, reason string)
+	// ObserveDecision is called for every controller decision with the
+	// reason's stable code (bridge/solar.Code), which makes a good label.
+	ObserveDecision(charger string, current float64, code string)
 }
 
 type nopObserver struct{}

@@ -163,7 +163,7 @@ func (s *siteLoop) tick(now time.Time) {
 		if u := units[cd.ID]; u != nil {
 			s.apply(u, cd)
 		}
-		s.b.opts.Observer.ObserveDecision(cd.ID, cd.Current, cd.Reason.String())
+		s.b.opts.Observer.ObserveDecision(cd.ID, cd.Current, string(cd.Reason.Code))
 	}
 	s.publish(in, d, now)
 }

@@ -85,9 +85,12 @@ func (m *Metrics) ObservePoll(charger string, took time.Duration, err error) {
 	}
 }
 
-// ObserveDecision implements bridge.Observer. The reason is reduced to its
-// stable code so that its numbers do not create new series.
-func (m *Metrics) ObserveDecision(charger string, current float64, reason string) {
+// ObserveDecision implements bridge.Observer. It counts by the reason's
+// stable code, so the reason's numbers never create new series.
+func (m *Metrics) ObserveDecision(charger string, current float64, code string) {
+	if code == "" {
+		code = "other"
+	}
 	m.decided.WithLabelValues(charger).Set(current)
-	m.decisions.WithLabelValues(charger, ReasonCode(reason)).Inc()
+	m.decisions.WithLabelValues(charger, code).Inc()
 }

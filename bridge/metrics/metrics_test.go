@@ -14,36 +14,6 @@ import (
 	"github.com/evbridge/evbridge/bridge/solar"
 )
 
-// Every reason the controller can give maps back to its code, whatever
-// numbers, flags and mode it carries.
-func TestReasonCode(t *testing.T) {
-	at := time.Date(2026, 6, 1, 7, 30, 0, 0, time.UTC)
-	codes := []solar.Code{solar.CodeOff, solar.CodeNoVehicle, solar.CodeOffline, solar.CodeSettings, solar.CodeNow,
-		solar.CodeCharging, solar.CodeMinimum, solar.CodeWaiting, solar.CodeStartDelay, solar.CodeMinOff,
-		solar.CodeStopDelay, solar.CodeMinOn, solar.CodeStopped, solar.CodePhaseDelay, solar.CodePhaseSwitch,
-		solar.CodePlan, solar.CodeMeterHold, solar.CodeMeterLost, solar.CodeSiteLimit}
-	variants := []solar.Reason{
-		{Mode: solar.ModePV, Power: 2345, Need: 4140, Amps: 10, Phases: 3, Wait: 42 * time.Second, Line: 2, Limit: 35},
-		{Mode: solar.ModeMinPV, Power: -800, Amps: 6, Phases: 1, Battery: true, SoC: 40, Detail: "meter stale"},
-		{Mode: solar.ModePlan, Energy: 12.5, At: at, Amps: 16, Phases: 3, Detail: "x"},
-		{Mode: solar.ModeNow, Amps: 0, Detail: "grid meter lost"},
-	}
-	for _, code := range codes {
-		for _, v := range variants {
-			v.Code = code
-			s := v.String()
-			if got := metrics.ReasonCode(s); got != string(code) {
-				t.Errorf("ReasonCode(%q) = %q, want %q", s, got, code)
-			}
-		}
-	}
-	for _, s := range []string{"", "whatever", "pv: ???", "banana: surplus 1 kW → 6 A"} {
-		if got := metrics.ReasonCode(s); got != "other" {
-			t.Errorf("ReasonCode(%q) = %q, want other", s, got)
-		}
-	}
-}
-
 type source struct {
 	chargers  []bridge.ChargerView
 	connected bool
@@ -97,9 +67,9 @@ func TestObserver(t *testing.T) {
 	m.ObservePoll("garage", 30*time.Millisecond, nil)
 	m.ObservePoll("garage", 2*time.Second, errors.New("timeout"))
 	m.ObservePoll("carport", 10*time.Millisecond, nil)
-	m.ObserveDecision("garage", 10, "pv: surplus 2.3 kW → 10 A 3p")
-	m.ObserveDecision("garage", 11, "pv: surplus 2.6 kW → 11 A 3p")
-	m.ObserveDecision("garage", 0, "pv: surplus 0.2 kW, needs 4.1 kW")
+	m.ObserveDecision("garage", 10, string(solar.CodeCharging))
+	m.ObserveDecision("garage", 11, string(solar.CodeCharging))
+	m.ObserveDecision("garage", 0, string(solar.CodeWaiting))
 	all := gather(t, m)
 	if v := value(t, all, "evbridge_charger_poll_duration_seconds", "charger=garage"); v != 2 {
 		t.Errorf("polls observed: %v", v)

@@ -124,6 +124,14 @@ type Options struct {
 	// Dial opens connections (default: a net.Dialer). Tests use it to
 	// dial from inside a network namespace.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// KEBAPort is the UDP port Probe asks KEBA stations on with "report 1"
+	// (default 7090; negative: no KEBA probe). KEBALocalPort is the local
+	// port it asks from: KEBA firmware answers only to 7090 (the default).
+	KEBAPort, KEBALocalPort int
+	// ListenPacket opens the UDP socket of the KEBA probe (default:
+	// net.ListenConfig). With a custom Dial and no ListenPacket the KEBA
+	// probe is skipped, so it never runs outside the dialer's namespace.
+	ListenPacket func(ctx context.Context, network, address string) (net.PacketConn, error)
 	// Logger receives debug and warning records (default: discarded).
 	Logger *slog.Logger
 }
@@ -154,6 +162,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Registry == nil {
 		o.Registry = Default
+	}
+	if o.KEBAPort == 0 {
+		o.KEBAPort = 7090
+	}
+	if o.KEBALocalPort == 0 {
+		o.KEBALocalPort = 7090
+	}
+	if o.ListenPacket == nil && o.Dial == nil {
+		o.ListenPacket = (&net.ListenConfig{}).ListenPacket
 	}
 	dial := o.Dial
 	if dial == nil {

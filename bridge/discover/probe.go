@@ -55,6 +55,12 @@ func Probe(ctx context.Context, subnet string, opts Options) ([]Found, error) {
 			}
 		})
 	}
+	wg.Go(func() {
+		fs := probeKEBA(ctx, o, prefix)
+		mu.Lock()
+		out = append(out, fs...)
+		mu.Unlock()
+	})
 	wg.Wait()
 	sortFound(out)
 	o.Logger.Debug("probe done", "subnet", prefix, "found", len(out), "took", time.Since(start))

@@ -3,6 +3,7 @@ package discover
 import (
 	"context"
 	"encoding/json"
+	"github.com/evbridge/evbridge/drivers/openevse"
 	"os"
 	"os/exec"
 	"strings"
@@ -236,4 +237,33 @@ func dump(fs []Found) string {
 		b.WriteString("(nothing)\n")
 	}
 	return b.String()
+}
+
+// The OpenEVSE simulator announces itself like the device (service type,
+// TXT, host name) and is found by mDNS from another namespace, with the
+// identity read from the simulator itself.
+func TestOpenEVSESimulatorAnnouncesItself(t *testing.T) {
+	lab := newLab(t)
+	dev, cli := lab.ns("dev"), lab.ns("cli")
+	lab.link(cli, "cli0", "10.78.0.1/24", dev, "dev0", "10.78.0.2/24")
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sim := openevse.NewSimulator(openevse.SimConfig{})
+	lab.in(dev, func() error {
+		if err := sim.Start(ctx, "10.78.0.2:80"); err != nil {
+			return err
+		}
+		stop, err := sim.Advertise(ctx, nil)
+		if err != nil {
+			return err
+		}
+		t.Cleanup(stop)
+		return nil
+	})
+	t.Cleanup(func() { _ = sim.Close() })
+	fs := lab.browse(t.Context(), cli, Options{Timeout: 2 * time.Second})
+	if len(fs) != 1 || fs[0].Driver != "openevse" || fs[0].Address != "10.78.0.2:80" || fs[0].FoundBy != ByMDNS ||
+		fs[0].Serial == "" || !fs[0].Verified() || fs[0].Service != "openevse-a7d4._openevse._tcp" {
+		t.Fatalf("found:\n%s", dump(fs))
+	}
 }

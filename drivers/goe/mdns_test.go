@@ -3,6 +3,7 @@ package goe
 import (
 	"context"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"net"
 	"os"
 	"os/exec"
@@ -27,7 +28,7 @@ func TestAdvertiseRefusesWhatCannotBeReached(t *testing.T) {
 	if _, err := s.Advertise(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("loopback simulator: %v", err)
 	}
-	if ips, err := advertisedIPs(net.ParseIP("192.0.2.7"), nil); err != nil || len(ips) != 1 || ips[0] != "192.0.2.7" {
+	if ips, err := httpsim.AdvertisedIPs(net.ParseIP("192.0.2.7"), nil); err != nil || len(ips) != 1 || ips[0] != "192.0.2.7" {
 		t.Fatalf("bound address: %v %v", ips, err)
 	}
 	// Bound to all interfaces: their addresses, never loopback ones.
@@ -35,7 +36,7 @@ func TestAdvertiseRefusesWhatCannotBeReached(t *testing.T) {
 	if err != nil {
 		t.Skip("no lo interface")
 	}
-	if ips, err := advertisedIPs(net.IPv4zero, []net.Interface{*lo}); err == nil {
+	if ips, err := httpsim.AdvertisedIPs(net.IPv4zero, []net.Interface{*lo}); err == nil {
 		t.Fatalf("announced loopback addresses %v", ips)
 	}
 }

@@ -2,8 +2,8 @@ package goe
 
 import (
 	"context"
+	"github.com/evbridge/evbridge/drivers/httpsim"
 	"math"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -139,22 +139,8 @@ func setPairs(req *http.Request, api int) [][2]string {
 }
 
 // runSim serves one simulated charger until ctx ends; it backs
-// `evbridge sim goe` and `evbridge sim goe_v1`.
+// `evbridge sim goe` and `evbridge sim goe_v1`. Like the real box it
+// announces itself over mDNS when reachable from a network.
 func runSim(ctx context.Context, addr string, ready func(bound string), cfg SimConfig) error {
-	s := NewSimulator(cfg)
-	if err := s.Start(ctx, addr); err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(s.Addr())
-	}
-	// Like the real box, announce itself over mDNS when it can be reached
-	// from a network (not on loopback).
-	if host, _, err := net.SplitHostPort(s.Addr()); err == nil && !net.ParseIP(host).IsLoopback() {
-		if stop, err := s.Advertise(ctx, nil); err == nil {
-			defer stop()
-		}
-	}
-	<-ctx.Done()
-	return s.Close()
+	return httpsim.Serve(ctx, addr, ready, NewSimulator(cfg))
 }

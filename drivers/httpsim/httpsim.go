@@ -197,6 +197,7 @@ func Serve(ctx context.Context, addr string, ready func(bound string), sim inter
 	if ready != nil {
 		ready(sim.Addr())
 	}
+	announceIfReachable(ctx, sim, sim.Addr())
 	<-ctx.Done()
 	return sim.Close()
 }

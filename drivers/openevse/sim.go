@@ -2,6 +2,7 @@ package openevse
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -146,6 +147,19 @@ func (s *Simulator) MDNSInfo() (service string, port int, txt []string) {
 		port, _ = strconv.Atoi(p)
 	}
 	return MDNSService, port, []string{"type=" + s.cfg.BuildEnv, "version=" + s.cfg.Version, "id=" + s.cfg.ID}
+}
+
+// Advertise announces the running simulator over mDNS as an OpenEVSE
+// does: MDNSService with the firmware's TXT records and the host name
+// openevse-<last 4 of the id>; see httpsim.Server.Announce.
+func (s *Simulator) Advertise(ctx context.Context, ifaces []net.Interface) (stop func(), err error) {
+	_, _, txt := s.MDNSInfo()
+	name := s.cfg.Hostname
+	stop, err = s.srv.Announce(ctx, name, MDNSService, name, txt, ifaces)
+	if err != nil {
+		return nil, fmt.Errorf("openevse sim: advertise: %w", err)
+	}
+	return stop, nil
 }
 
 // Plug plugs the car in or out. Unplugging ends the session, which

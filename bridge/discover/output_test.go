@@ -19,6 +19,7 @@ var sampleFinds = []Found{
 	{Address: "192.168.1.23:80", Driver: "openevse", Brand: "OpenEVSE", Serial: "AA:BB", Kind: KindCharger, FoundBy: ByMDNS},
 	{Address: "192.168.1.24:80", Driver: "goe", Brand: "go-e", Kind: KindCharger, FoundBy: ByMDNS,
 		Note: "identity not read: http 404"},
+	{Address: "192.168.1.26:80", Driver: "quasar", Brand: "Wallbox", Serial: "Q1", Kind: KindCharger, FoundBy: ByMDNS},
 	{Address: "192.168.1.25:80", Driver: "shelly", Brand: "Shelly", Model: "Pro3EM", Serial: "C8F0", Kind: KindMeter, FoundBy: ByMDNS},
 }
 
@@ -37,6 +38,9 @@ func TestConfigSnippetIsAValidConfig(t *testing.T) {
 		{"goe_012345", "goe", "192.168.1.20"},
 		{"alfen_ace0012345", "alfen", "192.168.1.21"},
 		{"goe_012345_2", "goe", "192.168.1.22:8080"},
+		// This test binary links the openevse driver (for the simulator's
+		// mDNS test), so an OpenEVSE find becomes a charger entry.
+		{"openevse_aa_bb", "openevse", "192.168.1.23"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("chargers %+v, want %+v\n%s", got, want, s)
@@ -46,7 +50,7 @@ func TestConfigSnippetIsAValidConfig(t *testing.T) {
 			t.Errorf("charger %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	for _, w := range []string{"# ^ no openevse driver in this build", "identity not read: http 404", "# meter at 192.168.1.25:80"} {
+	for _, w := range []string{"# ^ no quasar driver in this build", "identity not read: http 404", "# meter at 192.168.1.25:80"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("snippet lacks %q:\n%s", w, s)
 		}

@@ -135,8 +135,13 @@ func endToEnd(t *testing.T, cfg *config.Config, m *bridgetest.Mosquitto) {
 	disc := sub.WaitFor(discTopic, wait, func(m bridgetest.Message) bool { return strings.Contains(string(m.Payload), "012345") })
 
 	t.Run("discovery is valid", func(t *testing.T) {
+		// A fresh subscriber gets every retained config, whatever raced
+		// the first publishes; both devices must be there.
+		fresh := bridgetest.Subscribe(t, sub.URL(), "homeassistant/#")
+		fresh.WaitFor("homeassistant/device/"+ha.BridgeObjectID(hopts)+"/config", wait, nil)
+		fresh.WaitFor(discTopic, wait, nil)
 		all := map[string][]byte{}
-		for _, msg := range sub.All() {
+		for _, msg := range fresh.All() {
 			if strings.HasPrefix(msg.Topic, "homeassistant/") && len(msg.Payload) > 0 && msg.Topic != "homeassistant/status" {
 				all[msg.Topic] = msg.Payload
 			}

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 	"github.com/evbridge/evbridge/ha/hatest"
 )
 
+// ocppRun numbers the runs, so that -count=N does not meet sessions of
+// an earlier run in the process-wide central system registry.
+var ocppRun atomic.Int64
+
 // End to end with a real Mosquitto: a simulated OCPP charge point dials
 // evbridge's central system, appears in HA discovery, its meter values
 // become state, and a `set` current becomes a charging profile it follows.
@@ -22,7 +27,7 @@ func TestOCPPEndToEnd(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			// The central system's session registry is per process: each
 			// run gets its own charge point identity.
-			id := "WB" + strings.ReplaceAll(proto, ".", "")
+			id := fmt.Sprintf("WB%s-%d", strings.ReplaceAll(proto, ".", ""), ocppRun.Add(1))
 			ctx := bridgetest.Context(t)
 			m := bridgetest.StartMosquitto(t)
 			listen := fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))

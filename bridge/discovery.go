@@ -29,6 +29,9 @@ func (u *unit) chargerInfo() ha.ChargerInfo {
 		info.Modes, info.Plan = modes, true
 	}
 	_, info.CanSwitchPhases = u.dev.(charger.PhaseSwitcher)
+	u.mu.Lock()
+	info.VehicleSoC = u.reportsSoC
+	u.mu.Unlock()
 	return info
 }
 

@@ -60,6 +60,18 @@ func TestOCPPEndToEnd(t *testing.T) {
 			if s := decodeState(t, st); s["status"] != "charging" {
 				t.Errorf("status %v, want charging: %s", s["status"], st.Payload)
 			}
+			// The charge point reports the car's SoC: the state carries it
+			// and the device gains a battery sensor.
+			sub.WaitFor("evbridge/pulsar/state", wait, func(m bridgetest.Message) bool {
+				soc, ok := decodeState(t, m)["vehicle_soc"].(float64)
+				return ok && soc > 0 && soc <= 100
+			})
+			withSoC := sub.WaitFor(topic, wait, func(m bridgetest.Message) bool {
+				return strings.Contains(string(m.Payload), `"vehicle_soc"`)
+			})
+			for _, err := range hatest.Validate(topic, withSoC.Payload) {
+				t.Error(err)
+			}
 
 			sub.Publish("evbridge/pulsar/set/current_limit", false, "10")
 			waitSim(t, func() bool { return cp.Snapshot().Limit == 10 })

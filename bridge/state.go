@@ -75,7 +75,7 @@ func significantChange(prev, next PublishedState) bool {
 	}
 	if !near(a.CurrentLimit, b.CurrentLimit, 0.01) || !near(a.Power, b.Power, deadbandPower) ||
 		!near(a.SessionEnergy, b.SessionEnergy, deadbandEnergy) || !near(a.EnergyTotal, b.EnergyTotal, deadbandEnergy) ||
-		!near(a.RSSI, b.RSSI, deadbandRSSI) || !near(a.Temperature, b.Temperature, 1) {
+		!near(a.RSSI, b.RSSI, deadbandRSSI) || !near(a.Temperature, b.Temperature, 1) || !near(a.VehicleSoC, b.VehicleSoC, 1) {
 		return true
 	}
 	if !nearSlice(a.Currents, b.Currents, deadbandCurrent) || !nearSlice(a.Voltages, b.Voltages, deadbandVoltage) {

@@ -49,6 +49,9 @@ type unit struct {
 	written     map[string]writtenValue
 	ctl         control // the controller's settings, shown in the state
 	ctlReason   string
+	// reportsSoC: the charger has told a vehicle SoC once; from then on
+	// its HA device has a battery sensor (most chargers never know it).
+	reportsSoC bool
 }
 
 func newUnit(b *Bridge, cfg config.Charger, d charger.Driver) (*unit, error) {
@@ -180,6 +183,9 @@ func (u *unit) poll(ctx context.Context) {
 	becameOnline := u.available == nil || !*u.available
 	u.available = charger.Ptr(true)
 	identityChanged := !u.polled || u.state.Identity != st.Identity
+	if st.VehicleSoC != nil && !u.reportsSoC {
+		u.reportsSoC, identityChanged = true, true
+	}
 	publish := !u.polled || significantChange(u.state, next) || now.Sub(u.publishedAt) >= refreshEvery
 	u.polled = true
 	if publish {

@@ -32,6 +32,7 @@ const (
 	KeyReset          = "reset"           // button, when CanReset
 	KeyError          = "error"
 	KeyTemperature    = "temperature"
+	KeyVehicleSoC     = "vehicle_soc"
 	KeyRSSI           = "rssi"
 	KeyIP             = "ip"
 	KeyPollLatency    = "poll_latency"
@@ -153,6 +154,10 @@ func chargerComponents(o Options, c ChargerInfo) map[string]component {
 	if c.CanReset {
 		cs.add(KeyReset, component{Platform: pButton, Name: "Restart", DeviceClass: "restart", EntityCategory: "config",
 			CommandTopic: set + "reset", PayloadPress: "PRESS", QoS: 1})
+	}
+	if c.VehicleSoC {
+		cs.add(KeyVehicleSoC, component{Platform: pSensor, Name: "Vehicle battery", DeviceClass: "battery",
+			StateClass: "measurement", Unit: "%", DisplayPrecision: ptr(0), ValueTemplate: tplValue("vehicle_soc")})
 	}
 	cs.add(KeyError, component{Platform: pSensor, Name: "Error", Icon: "mdi:alert-circle-outline", ValueTemplate: tplDeviceError()})
 	cs.add(KeyTemperature, component{Platform: pSensor, Name: "Temperature", DeviceClass: "temperature",

@@ -58,6 +58,9 @@ type ChargerInfo struct {
 	// Plan adds the plan-mode entities (target energy, departure time);
 	// only with Modes.
 	Plan bool
+	// VehicleSoC adds the car's battery sensor: set once the charger has
+	// reported a state of charge.
+	VehicleSoC bool
 }
 
 // Message is one MQTT publication.

@@ -19,7 +19,7 @@ var opts = ha.Options{Version: "1.4.0", SupportURL: "https://github.com/evbridge
 var full = ha.ChargerInfo{ID: "garage", Address: "192.168.1.20", WebURL: "/",
 	Identity:      charger.Identity{Brand: "go-e", Model: "Gemini", Serial: "012345", Firmware: "56.2"},
 	CanSetCurrent: true, MinCurrent: 6, MaxCurrent: 32, CurrentStep: 1, CanEnable: true, CanSwitchPhases: true,
-	Modes: []string{"off", "now", "minpv", "pv"}}
+	Modes: []string{"off", "now", "minpv", "pv"}, VehicleSoC: true}
 
 type payload struct {
 	Device           map[string]any            `json:"device"`
@@ -69,6 +69,7 @@ var entityTable = [][6]string{
 	{"mode", "select", "", "", "", ""},
 	{"error", "sensor", "", "", "", ""},
 	{"temperature", "sensor", "temperature", "°C", "measurement", "diagnostic"},
+	{"vehicle_soc", "sensor", "battery", "%", "measurement", ""},
 	{"rssi", "sensor", "signal_strength", "dBm", "measurement", "diagnostic"},
 	{"ip", "sensor", "", "", "", "diagnostic"},
 	{"poll_latency", "sensor", "duration", "ms", "measurement", "diagnostic"},
@@ -127,7 +128,7 @@ func TestChargerEntitySetPerCapability(t *testing.T) {
 			map[string]string{"offered_current": "", "enabled_state": "", "phases_active": ""}},
 		{"none", ha.ChargerInfo{ID: "carport"},
 			map[string]string{"offered_current": "sensor", "enabled_state": "binary_sensor", "phases_active": "sensor"},
-			map[string]string{"current_limit": "", "enabled": "", "phases": "", "mode": ""}},
+			map[string]string{"current_limit": "", "enabled": "", "phases": "", "mode": "", "vehicle_soc": ""}},
 		{"modes only", ha.ChargerInfo{ID: "x", Modes: []string{"pv"}},
 			map[string]string{"mode": "select"}, map[string]string{"phases": ""}},
 		{"empty modes", ha.ChargerInfo{ID: "x", Modes: []string{"", ""}},
@@ -374,7 +375,7 @@ func TestMergeRemovals(t *testing.T) {
 		}
 	}
 	sort.Strings(removed)
-	want := []string{"control_reason=sensor", "enabled=switch", "mode=select", "phases=select"}
+	want := []string{"control_reason=sensor", "enabled=switch", "mode=select", "phases=select", "vehicle_soc=sensor"}
 	if !slices.Equal(removed, want) {
 		t.Errorf("removal entries: want %v, got %v", want, removed)
 	}

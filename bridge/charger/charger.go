@@ -97,6 +97,9 @@ type State struct {
 	RSSI *float64 `json:"rssi,omitempty"`
 	// Temperature is the device's internal temperature, °C.
 	Temperature *float64 `json:"temperature,omitempty"`
+	// VehicleSoC is the car's battery state of charge, %, where the
+	// charger learns it (OCPP SoC measurand, DC chargers); nil otherwise.
+	VehicleSoC *float64 `json:"vehicle_soc,omitempty"`
 	Identity
 }
 

@@ -143,6 +143,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.WaitVisible(`#site`), chromedp.WaitVisible(card+` select[name="mode"]`)); err != nil {
 		t.Fatalf("power flow or mode select not shown: %v", err)
 	}
+	// go-e does not know the car's SoC: its row stays hidden, not "–".
+	var socHidden bool
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('`+card+` [data-opt="vehicle_soc"]').hidden`, &socHidden)); err != nil || !socHidden {
+		t.Fatalf("vehicle SoC row shown for a charger without SoC (hidden=%v, err %v)", socHidden, err)
+	}
 
 	var weight struct {
 		Static, API int

@@ -18,6 +18,13 @@ func (cs *CentralSystem) status(id string, conn int, status, code, info string) 
 		c.statusAt = cs.now()
 	}
 	c.status, c.errorCode, c.errorInfo = status, code, info
+	if status == "Available" {
+		// The car left: its state of charge is no longer anyone's.
+		c.meter.soc = nil
+		if len(s.conns) <= 1 {
+			s.station.meter.soc = nil
+		}
+	}
 	s.lastSeen = cs.now()
 	s.mu.Unlock()
 	if changed {

@@ -304,11 +304,15 @@ func TestStopTransactionKeepsSessionEnergy(t *testing.T) {
 	cs, reg, _ := startCS(t, testConfig())
 	d := newDriver(t, reg, "CP1", nil)
 	s := runSim(t, cs.URL(), simConfig("CP1"))
-	pollUntil(t, d, "some session energy", func(st charger.State) bool {
-		return charging(st) && st.SessionEnergy != nil && *st.SessionEnergy > 0
+	pollUntil(t, d, "some session energy and the car's SoC", func(st charger.State) bool {
+		return charging(st) && st.SessionEnergy != nil && *st.SessionEnergy > 0 &&
+			st.VehicleSoC != nil && *st.VehicleSoC > 0 && *st.VehicleSoC <= 100
 	})
 	s.Plug(false)
 	st := pollUntil(t, d, "unplugged", func(st charger.State) bool { return st.Status == charger.StatusNoVehicle })
+	if st.VehicleSoC != nil {
+		t.Errorf("the car left but its SoC %v stayed", *st.VehicleSoC)
+	}
 	sn := s.Snapshot()
 	if st.SessionEnergy == nil || *st.SessionEnergy <= 0 || *st.SessionEnergy > sn.Reading.SessionWh/1000+0.002 {
 		t.Fatalf("finished session energy %v, sim %v Wh", dump(st.SessionEnergy), sn.Reading.SessionWh)

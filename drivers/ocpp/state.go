@@ -68,6 +68,12 @@ func (s *Session) stateLocked(n int, stale time.Duration, now time.Time) charger
 		st.CurrentLimit = ptr(*m.offered)
 	}
 
+	// The car's SoC holds while it stays plugged in, also when charging
+	// is done and the charge point stops sending meter values.
+	if m.soc != nil && status != "Available" {
+		st.VehicleSoC = ptr(*m.soc)
+	}
+
 	idle := status != "" && status != "Charging"
 	// Values from before an idle status began (the car was unplugged, or
 	// charging paused) no longer describe the connector.

@@ -146,6 +146,8 @@
     field(el, 'currents', st.currents ? st.currents.map((a) => num(a)).join(' / ') + ' A' : '–');
     field(el, 'phases', st.phases ? String(st.phases) : '–');
     field(el, 'session_energy', unit(st.session_energy, 'kWh', 2));
+    field(el, 'vehicle_soc', unit(st.vehicle_soc, '%', 0));
+    el.querySelector('[data-opt="vehicle_soc"]').hidden = st.vehicle_soc === undefined;
     field(el, 'energy_total', unit(st.energy_total, 'kWh', 1));
     field(el, 'mode', st.mode || (siteEnabled ? '–' : 'manual'));
     field(el, 'control_reason', st.control_reason ? 'Controller: ' + st.control_reason : '');

@@ -127,12 +127,16 @@ type Observer interface {
 	// ObserveDecision is called for every controller decision with the
 	// reason's stable code (bridge/solar.Code), which makes a good label.
 	ObserveDecision(charger string, current float64, code string)
+	// ObserveRemoved is called when a charger is removed at runtime, so
+	// that its series do not report a charger that no longer exists.
+	ObserveRemoved(charger string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) ObservePoll(string, time.Duration, error) {}
 func (nopObserver) ObserveDecision(string, float64, string)  {}
+func (nopObserver) ObserveRemoved(string)                    {}
 
 // Site returns the site controller's last state, and false when the
 // controller is off or has not decided yet.

@@ -140,6 +140,7 @@ func (b *Bridge) RemoveCharger(name string) error {
 			b.link.publish(u.topic(leaf), 1, true, nil)
 		}
 	}
+	b.opts.Observer.ObserveRemoved(name)
 	b.log.Info("charger removed", "charger", name)
 	b.persistChargers()
 	b.publishInfo()

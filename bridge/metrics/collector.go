@@ -21,7 +21,7 @@ type modelCollector struct {
 	src Source
 
 	connected, available, status, enabled, power, limit, current, voltage,
-	session, total, phases, linkProblem, latency, rssi *prometheus.Desc
+	session, total, phases, linkProblem, latency, rssi, soc *prometheus.Desc
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -46,6 +46,7 @@ func newModelCollector(src Source) *modelCollector {
 		linkProblem: desc("charger_link_problem", "1 while polls fail or the Wi-Fi signal is weak.", ch...),
 		latency:     desc("charger_last_poll_latency_seconds", "Duration of the last successful poll, s.", ch...),
 		rssi:        desc("charger_rssi_dbm", "Wi-Fi signal strength, dBm.", ch...),
+		soc:         desc("charger_vehicle_soc_percent", "The car's state of charge, %, where the charger knows it.", ch...),
 	}
 }
 
@@ -75,7 +76,8 @@ func (c *modelCollector) Collect(ch chan<- prometheus.Metric) {
 		optional := []struct {
 			d *prometheus.Desc
 			v *float64
-		}{{c.power, st.Power}, {c.limit, st.CurrentLimit}, {c.session, st.SessionEnergy}, {c.rssi, st.RSSI}}
+		}{{c.power, st.Power}, {c.limit, st.CurrentLimit}, {c.session, st.SessionEnergy}, {c.rssi, st.RSSI},
+			{c.soc, st.VehicleSoC}}
 		for _, o := range optional {
 			if o.v != nil {
 				gauge(o.d, *o.v, id)

@@ -94,3 +94,13 @@ func (m *Metrics) ObserveDecision(charger string, current float64, code string) 
 	m.decided.WithLabelValues(charger).Set(current)
 	m.decisions.WithLabelValues(charger, code).Inc()
 }
+
+// ObserveRemoved implements bridge.Observer: the removed charger's series
+// go, so that dashboards and alerts do not keep a charger that is gone.
+func (m *Metrics) ObserveRemoved(charger string) {
+	labels := prometheus.Labels{"charger": charger}
+	m.pollDuration.DeletePartialMatch(labels)
+	m.pollErrors.DeletePartialMatch(labels)
+	m.decisions.DeletePartialMatch(labels)
+	m.decided.DeletePartialMatch(labels)
+}

@@ -98,13 +98,27 @@ func TestObserver(t *testing.T) {
 	if _, ok := all["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
 	}
+
+	m.ObserveRemoved("garage")
+	all = gather(t, m)
+	for _, name := range []string{"evbridge_charger_poll_duration_seconds", "evbridge_charger_poll_errors_total",
+		"evbridge_controller_decisions_total", "evbridge_controller_current_amperes"} {
+		for _, series := range all[name] {
+			if strings.Contains(labels(series), "charger=garage") {
+				t.Errorf("%s{%s} outlived the removed charger", name, labels(series))
+			}
+		}
+	}
+	if v := value(t, all, "evbridge_charger_poll_errors_total", "charger=carport"); v != 0 {
+		t.Errorf("another charger's series went with it: %v", v)
+	}
 }
 
 func TestModelCollector(t *testing.T) {
 	st := bridge.PublishedState{State: charger.State{Status: charger.StatusCharging, Enabled: charger.Ptr(true),
 		CurrentLimit: charger.Ptr(10.0), Power: charger.Ptr(6900.0), Currents: []float64{10, 10.1, 9.9},
 		Voltages: []float64{230, 231, 229}, Phases: charger.Ptr(3), SessionEnergy: charger.Ptr(3.25), EnergyTotal: charger.Ptr(1234.5),
-		RSSI: charger.Ptr(-61.0)}, PollLatency: 42, LinkProblem: false}
+		RSSI: charger.Ptr(-61.0), VehicleSoC: charger.Ptr(55.0)}, PollLatency: 42, LinkProblem: false}
 	src := source{connected: true, chargers: []bridge.ChargerView{
 		{ID: "garage", Available: true, Polled: true, State: st},
 		{ID: "never", Available: false, Polled: false},
@@ -134,6 +148,7 @@ func TestModelCollector(t *testing.T) {
 		{"evbridge_charger_last_poll_latency_seconds", "charger=garage", 0.042},
 		{"evbridge_charger_link_problem", "charger=garage", 0},
 		{"evbridge_charger_rssi_dbm", "charger=garage", -61},
+		{"evbridge_charger_vehicle_soc_percent", "charger=garage", 55},
 	}
 	for _, c := range checks {
 		if got := value(t, all, c.name, c.labels); got != c.want {

@@ -47,7 +47,10 @@ func newMeterUnit(b *Bridge, mc config.Meter) (*meterUnit, error) {
 		c := config.Charger{Address: addr}
 		addr = c.HostPort(d.DefaultPort)
 	}
-	dev, err := d.New(meter.Settings{Name: mc.Name, Address: addr, Timeout: mc.Timeout}, mc.Options, log)
+	local := func() meter.BrokerLogin {
+		return meter.BrokerLogin{URL: b.BrokerURL(), Username: b.cfg.MQTT.Username, Password: b.cfg.MQTT.Password}
+	}
+	dev, err := d.New(meter.Settings{Name: mc.Name, Address: addr, Timeout: mc.Timeout, LocalBroker: local}, mc.Options, log)
 	if err != nil {
 		return nil, fmt.Errorf("meter %s: %w", mc.Name, err)
 	}

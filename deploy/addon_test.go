@@ -64,6 +64,20 @@ func TestAddonConfigFollowsSupervisorRules(t *testing.T) {
 	if c["host_network"] != true || c["image"] != "ghcr.io/evbridge/evbridge-addon" {
 		t.Errorf("host_network %v, image %v", c["host_network"], c["image"])
 	}
+	// The folder evbridge reads evbridge.yaml from is the one mapped:
+	// addon_config lands at /config unless a path is given.
+	mapped := ""
+	for _, m := range list(c["map"]) {
+		if e, ok := m.(map[string]any); ok && e["type"] == "addon_config" {
+			mapped = supervisor.DefaultConfigDir
+			if p, ok := e["path"].(string); ok {
+				mapped = p
+			}
+		}
+	}
+	if mapped != supervisor.DefaultConfigDir {
+		t.Errorf("addon_config mapped at %q; evbridge reads %s", mapped, supervisor.Layout{}.ConfigPath())
+	}
 	changelog, _ := os.ReadFile(filepath.Join(addonDir, "CHANGELOG.md"))
 	if !bytes.Contains(changelog, []byte(fmt.Sprintf("## [%s]", c["version"]))) {
 		t.Errorf("CHANGELOG.md has no entry for version %v", c["version"])
@@ -88,6 +102,9 @@ func TestSupervisorRulesReject(t *testing.T) {
 		{func(c map[string]any) { c["ports"] = map[string]any{"8080/sctp": 8080} }, "ports key"},
 		{func(c map[string]any) { c["startup"] = "later" }, "startup"},
 		{func(c map[string]any) { c["ingres"] = true }, `unknown key "ingres"`},
+		{func(c map[string]any) { c["map"] = []any{"config:rw"} }, "replaced by homeassistant_config"},
+		{func(c map[string]any) { c["map"] = []any{map[string]any{"type": "addon_cfg"}} }, "map type addon_cfg"},
+		{func(c map[string]any) { c["map"] = []any{map[string]any{"type": "addon_config", "path": "cfg"}} }, "absolute path"},
 		{func(c map[string]any) { c["schema"].(map[string]any)["log_level"] = "string" }, "not a schema type"},
 		{func(c map[string]any) { c["schema"].(map[string]any)["x"] = []any{[]any{"str"}} }, "another list"},
 		{func(c map[string]any) { c["schema"].(map[string]any)["x"] = "match([)" }, "schema x"},
@@ -192,6 +209,26 @@ func TestAddonOptionsMapToConfig(t *testing.T) {
 	}
 	if err := mapOptions(t, schema, ex); err != nil {
 		t.Errorf("DOCS.md's example: %v", err)
+	}
+	// DOCS.md's evbridge.yaml example is a valid add-on config file.
+	fileExample := regexp.MustCompile("(?s)### More than the options.*?```yaml\n(.*?)```").FindSubmatch(docs)
+	if fileExample == nil {
+		t.Fatal("DOCS.md has no evbridge.yaml example under ### More than the options")
+	}
+	layout := supervisor.Layout{DataDir: "/data", ConfigDir: t.TempDir()}
+	if err := os.WriteFile(layout.ConfigPath(), fileExample[1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shipped, _ := json.Marshal(c["options"])
+	o, err := supervisor.ParseOptions(shipped, "options.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := supervisor.MQTTService{Host: "core-mosquitto", Port: 1883}
+	if cfg, err := supervisor.Config(o, svc, layout, charger.Default); err != nil {
+		t.Errorf("DOCS.md's evbridge.yaml example with the shipped options: %v", err)
+	} else if len(cfg.Chargers) != 1 || len(cfg.Meters) != 1 || !cfg.SiteEnabled() {
+		t.Errorf("DOCS.md's example gave chargers %v, meters %v", cfg.Chargers, cfg.Meters)
 	}
 	for k := range schema {
 		if !strings.Contains(string(docs), "`"+k) {

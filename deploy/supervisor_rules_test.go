@@ -44,6 +44,14 @@ var (
 	stages         = []string{"stable", "experimental", "deprecated"}
 )
 
+// mapTypes are the folders an add-on can map (developer docs, "Add-on
+// configuration": map); "config" is the pre-2023 name of
+// homeassistant_config.
+var mapTypes = []string{"homeassistant_config", "addon_config", "ssl", "addons", "backup", "share", "media",
+	"all_addon_configs", "data"}
+
+var reMapShort = regexp.MustCompile(`^(homeassistant_config|addon_config|ssl|addons|backup|share|media|all_addon_configs|data|config)(:rw)?$`)
+
 // knownKeys are the config.yaml keys the Supervisor reads.
 var knownKeys = strings.Fields(`name version slug description arch machine url startup boot init advanced
 	stage ports ports_description webui watchdog ingress ingress_port ingress_entry ingress_stream
@@ -135,6 +143,37 @@ func validateAddon(c map[string]any) []error {
 	for _, s := range list(c["services"]) {
 		if str, _ := s.(string); !reService.MatchString(str) {
 			bad("services %v: must match %s", s, reService)
+		}
+	}
+	for _, m := range list(c["map"]) {
+		switch v := m.(type) {
+		case string:
+			if !reMapShort.MatchString(v) {
+				bad("map %q: want a folder (%s), optionally with :rw", v, strings.Join(mapTypes, ", "))
+			} else if strings.HasPrefix(v, "config") {
+				bad("map %q: 'config' was replaced by homeassistant_config (or addon_config for the add-on's own files)", v)
+			}
+		case map[string]any:
+			for k := range v {
+				if k != "type" && k != "read_only" && k != "path" {
+					bad("map entry key %q: want type, read_only, path", k)
+				}
+			}
+			if t, _ := v["type"].(string); !slices.Contains(mapTypes, t) {
+				bad("map type %v: not one of %v", v["type"], mapTypes)
+			}
+			if ro, ok := v["read_only"]; ok {
+				if _, isBool := ro.(bool); !isBool {
+					bad("map read_only %v: want true or false", ro)
+				}
+			}
+			if p, ok := v["path"]; ok {
+				if ps, _ := p.(string); !strings.HasPrefix(ps, "/") {
+					bad("map path %v: want an absolute path in the container", p)
+				}
+			}
+		default:
+			bad("map entry %v: want a string or a mapping", m)
 		}
 	}
 	if v, ok := c["image"]; ok {

@@ -36,6 +36,16 @@ type Settings struct {
 	Name    string
 	Address string
 	Timeout time.Duration
+	// LocalBroker tells evbridge's own MQTT broker and login, for meters
+	// that read topics and name no broker of their own. It is asked at
+	// connect time (an embedded broker's port is known only then); nil
+	// outside the daemon.
+	LocalBroker func() BrokerLogin
+}
+
+// BrokerLogin is an MQTT broker URL and its credentials.
+type BrokerLogin struct {
+	URL, Username, Password string
 }
 
 // Meter is the one interface every meter driver implements.

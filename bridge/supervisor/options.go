@@ -143,6 +143,9 @@ type Layout struct {
 	DataDir string
 	// Listen is the web UI's address (IngressListen).
 	Listen string
+	// ConfigDir is the add-on's public config folder (DefaultConfigDir),
+	// where an optional evbridge.yaml extends the options.
+	ConfigDir string
 }
 
 func (l Layout) withDefaults() Layout {
@@ -212,8 +215,20 @@ func lits(in []string) []string {
 // A problem is reported against the option it comes from, e.g.
 // "/data/options.json: option chargers[0].max_current: must be between 6
 // and 80 A", or against the Supervisor's MQTT service for the broker.
+//
+// When the add-on's config folder holds evbridge.yaml (Layout.ConfigPath),
+// that file is the configuration, with the broker, web UI and state file
+// set by the add-on, and the options used for the sections the file
+// leaves out.
 func Config(o *Options, svc MQTTService, l Layout, reg *charger.Registry) (*config.Config, error) {
 	l = l.withDefaults()
+	file, err := readConfigFile(l.ConfigPath())
+	if err != nil {
+		return nil, err
+	}
+	if file != nil {
+		return configWithFile(o, svc, l, reg, file)
+	}
 	optionsPath := l.OptionsPath()
 	doc, err := o.ConfigYAML(svc, l)
 	if err != nil {
@@ -229,23 +244,29 @@ func Config(o *Options, svc MQTTService, l Layout, reg *charger.Registry) (*conf
 	}
 	out := make(config.Errors, 0, len(errs))
 	for _, e := range errs {
-		c := *e
-		c.Line, c.Column = 0, 0
-		c.Path = optionName(e.Path)
-		switch {
-		case strings.HasPrefix(e.Path, "mqtt"):
-			c.File = "MQTT service from the Supervisor"
-		case strings.HasPrefix(e.Path, "http"), strings.HasPrefix(e.Path, "state"):
-			c.File = "add-on layout (" + l.DataDir + ", " + l.Listen + ")"
-		case c.Path != "":
-			c.File = optionsPath
-			c.Path = "option " + c.Path
-		default:
-			c.File = optionsPath
-		}
-		out = append(out, &c)
+		out = append(out, optionsError(e, l))
 	}
 	return nil, out
+}
+
+// optionsError reports a problem of the generated config against the
+// option, the Supervisor's MQTT service or the add-on layout it comes from.
+func optionsError(e *config.Error, l Layout) *config.Error {
+	c := *e
+	c.Line, c.Column = 0, 0
+	c.Path = optionName(e.Path)
+	switch {
+	case strings.HasPrefix(e.Path, "mqtt"):
+		c.File = "MQTT service from the Supervisor"
+	case strings.HasPrefix(e.Path, "http"), strings.HasPrefix(e.Path, "state"):
+		c.File = "add-on layout (" + l.DataDir + ", " + l.Listen + ")"
+	case c.Path != "":
+		c.File = l.OptionsPath()
+		c.Path = "option " + c.Path
+	default:
+		c.File = l.OptionsPath()
+	}
+	return &c
 }
 
 // optionName is the add-on option a config key path comes from.

@@ -34,6 +34,7 @@ func addRunFlags(fs *flag.FlagSet) *runSettings {
 	fs.BoolVar(&s.addon, "addon", false, "run as a Home Assistant add-on: options from --data/options.json, broker from the Supervisor\n(the default when $SUPERVISOR_TOKEN is set; --addon=false turns it off)")
 	fs.StringVar(&s.layout.DataDir, "data", supervisor.DefaultDataDir, "add-on mode: directory of options.json and the state file")
 	fs.StringVar(&s.layout.Listen, "listen", supervisor.IngressListen, "add-on mode: address of the web UI, the add-on's ingress port")
+	fs.StringVar(&s.layout.ConfigDir, "config-dir", supervisor.DefaultConfigDir, "add-on mode: the add-on's public config folder, where an optional "+supervisor.ConfigFile+" extends the options")
 	fs.StringVar(&s.supervisor, "supervisor", supervisor.DefaultURL, "add-on mode: the Supervisor's API URL")
 	fs.StringVar(&s.fallback, "fallback", "", "config file to run with when the -c file does not exist (the container image's defaults)")
 	return s
@@ -79,11 +80,14 @@ func (s *runSettings) addonConfig(ctx context.Context, token, path string, stder
 	}
 	log := newLogger(config.Log{Level: opts.LogLevel}, stderr).With("mode", "addon")
 	if path != "" {
-		log.Warn("add-on mode: ignoring -c; the add-on's options are the configuration", "file", path)
+		log.Warn("add-on mode: ignoring -c; the add-on's options (and "+s.layout.ConfigPath()+") are the configuration", "file", path)
+	}
+	if _, err := os.Stat(s.layout.ConfigPath()); err == nil {
+		log.Info("config file in the add-on's config folder: it extends the options", "file", s.layout.ConfigPath())
 	}
 	probe := supervisor.MQTTService{Host: "localhost", Port: 1883}
 	if _, err := supervisor.Config(opts, probe, s.layout, charger.Default); err != nil {
-		return nil, fmt.Errorf("add-on options (fix them in the add-on's Configuration tab):\n%w", err)
+		return nil, fmt.Errorf("add-on options (fix them in the add-on's Configuration tab, or in %s):\n%w", s.layout.ConfigPath(), err)
 	}
 	svc, err := supervisor.WaitMQTT(ctx, &supervisor.Client{BaseURL: s.supervisor, Token: token}, s.retry, log)
 	if err != nil {

@@ -148,6 +148,47 @@ func TestAddonModeEndToEnd(t *testing.T) {
 	sub.WaitFor("evbridge/bridge/state", addonWait, payloadIs("offline"))
 }
 
+// What the Configuration tab cannot say goes in evbridge.yaml in the
+// add-on's config folder: here the charger with a driver option and a
+// timeout, while the broker still comes from the Supervisor.
+func TestAddonModeConfigFile(t *testing.T) {
+	e := newAddonEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sim := startGoeSim(t, ctx, "100002")
+	e.writeOptions(t, addonOptions())
+	confDir := t.TempDir()
+	file := fmt.Sprintf("chargers:\n  - name: shed\n    driver: goe\n    address: %s\n    poll_interval: 200ms\n    timeout: 150ms\n    options:\n      token: \"\"\n", sim.Addr())
+	if err := os.WriteFile(filepath.Join(confDir, supervisor.ConfigFile), []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(supervisor.TokenEnv, "test-token")
+	sub := e.subscribe(t)
+	web := fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runMain(ctx, []string{"run", "--data", e.dir, "--config-dir", confDir, "--supervisor", e.sup.URL, "--listen", web}, &out, &errb)
+	}()
+	sub.WaitFor("evbridge/shed/state", addonWait, nil)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if log := errb.String(); !strings.Contains(log, "extends the options") {
+		t.Errorf("the log does not say the config file is used:\n%s", log)
+	}
+
+	// A key the add-on owns is refused, naming the file and line.
+	if err := os.WriteFile(filepath.Join(confDir, supervisor.ConfigFile), []byte("mqtt:\n  broker: tcp://127.0.0.1:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "run", "--data", e.dir, "--config-dir", confDir, "--supervisor", e.sup.URL)
+	if code != 1 || !strings.Contains(errOut, supervisor.ConfigFile+":1:1: mqtt: set by the add-on") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
 // Options the config rules refuse stop evbridge before the Supervisor is
 // even asked, naming the option; so do an unreadable options file and a
 // refused token. Exit 1 lets the Supervisor's watchdog restart it.

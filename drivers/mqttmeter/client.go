@@ -30,15 +30,18 @@ type state struct {
 // Meter assembles a reading from the last message of each source. It
 // is safe for concurrent use.
 type Meter struct {
-	broker  string
 	sources []*source
-	client  paho.Client
+	// dial makes the client at the first read: the broker may be
+	// evbridge's own, known only once the daemon has started.
+	dial    func() paho.Client
 	log     *slog.Logger
 	now     func() time.Time
 	connect sync.Once
 	closed  atomic.Bool
 
 	mu     sync.Mutex
+	broker string // the broker URL, "" until dialled when it is evbridge's own
+	client paho.Client
 	states []state
 	up     bool  // connected and subscribed
 	lost   error // why the connection went, if it did
@@ -60,16 +63,24 @@ func New(s meter.Settings, o Options, log *slog.Logger) (*Meter, error) {
 	if err != nil {
 		return nil, err
 	}
-	broker := o.Broker
-	if broker == "" {
+	login := meter.BrokerLogin{URL: o.Broker, Username: o.Username, Password: o.Password}
+	var local func() meter.BrokerLogin
+	if login.URL == "" {
 		host := strings.TrimSpace(s.Address)
-		if host == "" {
-			return nil, errors.New("mqtt_topic: set the broker option (evbridge's own broker is not known to the driver) or the meter's address")
+		switch {
+		case host != "":
+			if _, _, err := net.SplitHostPort(host); err != nil {
+				host = net.JoinHostPort(strings.Trim(host, "[]"), "1883")
+			}
+			login.URL = "tcp://" + host
+		case s.LocalBroker != nil:
+			// evbridge's own broker: where Home Assistant's values are
+			// usually published (mqtt_statestream) and the add-on's
+			// Mosquitto login is known.
+			local = s.LocalBroker
+		default:
+			return nil, errors.New("mqtt_topic: set the broker option or the meter's address")
 		}
-		if _, _, err := net.SplitHostPort(host); err != nil {
-			host = net.JoinHostPort(strings.Trim(host, "[]"), "1883")
-		}
-		broker = "tcp://" + host
 	}
 	id := o.ClientID
 	if id == "" {
@@ -80,26 +91,35 @@ func New(s meter.Settings, o Options, log *slog.Logger) (*Meter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Meter{broker: broker, sources: sources, now: time.Now, states: make([]state, len(sources)),
-		log: log.With("driver", "mqtt_topic", "meter", s.Name, "broker", broker)}
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(id).
-		SetUsername(o.Username).SetPassword(o.Password).
-		SetCleanSession(true).SetOrderMatters(false).
-		SetAutoReconnect(true).SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
-		SetConnectTimeout(max(timeout, time.Second)).SetKeepAlive(30 * time.Second).
-		SetOnConnectHandler(m.onConnect).
-		SetConnectionLostHandler(func(_ paho.Client, err error) {
-			m.mu.Lock()
-			m.up, m.lost = false, err
-			m.mu.Unlock()
-			m.log.Warn("mqtt connection lost; reconnecting", "err", err)
-		})
-	m.client = paho.NewClient(opts)
+	m := &Meter{broker: login.URL, sources: sources, now: time.Now, states: make([]state, len(sources)),
+		log: log.With("driver", "mqtt_topic", "meter", s.Name)}
+	m.dial = func() paho.Client {
+		if local != nil {
+			login = local()
+			m.log.Info("reading topics on evbridge's own broker", "broker", login.URL)
+		}
+		m.mu.Lock()
+		m.broker = login.URL
+		m.mu.Unlock()
+		opts := paho.NewClientOptions().AddBroker(login.URL).SetClientID(id).
+			SetUsername(login.Username).SetPassword(login.Password).
+			SetCleanSession(true).SetOrderMatters(false).
+			SetAutoReconnect(true).SetConnectRetry(true).
+			SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
+			SetConnectTimeout(max(timeout, time.Second)).SetKeepAlive(30 * time.Second).
+			SetOnConnectHandler(m.onConnect).
+			SetConnectionLostHandler(func(_ paho.Client, err error) {
+				m.mu.Lock()
+				m.up, m.lost = false, err
+				m.mu.Unlock()
+				m.log.Warn("mqtt connection lost; reconnecting", "broker", login.URL, "err", err)
+			})
+		return paho.NewClient(opts)
+	}
 	return m, nil
 }
 
@@ -151,7 +171,13 @@ func (m *Meter) Read(ctx context.Context) (meter.Reading, error) {
 	if m.closed.Load() {
 		return meter.Reading{}, errors.New("mqtt_topic: meter closed")
 	}
-	m.connect.Do(func() { m.client.Connect() }) // retries in the background
+	m.connect.Do(func() {
+		c := m.dial()
+		c.Connect() // retries in the background
+		m.mu.Lock()
+		m.client = c
+		m.mu.Unlock()
+	})
 	if err := ctx.Err(); err != nil {
 		return meter.Reading{}, err
 	}
@@ -238,7 +264,12 @@ func clip(b []byte) string {
 func (m *Meter) Close() error {
 	m.connect.Do(func() {}) // never connect after Close
 	m.closed.Store(true)
-	m.client.Disconnect(250)
+	m.mu.Lock()
+	c := m.client
+	m.mu.Unlock()
+	if c != nil {
+		c.Disconnect(250)
+	}
 	return nil
 }
 

@@ -20,10 +20,11 @@
 // (mqtt_statestream) need a longer max_age for slow values such as SoC.
 // A retained message counts as received at subscription time.
 //
-// The broker: the driver does not know the broker evbridge itself uses,
-// so it is an option (tcp://, ssl:// with the system's CAs, ws://,
-// wss://); without it, the meter's address is used as tcp://address
-// (port 1883). The driver connects at its first read, keeps one MQTT
+// The broker: the broker option (tcp://, ssl:// with the system's CAs,
+// ws://, wss://); without it, the meter's address as tcp://address (port
+// 1883); without either, evbridge's own broker with evbridge's login
+// (the add-on's Mosquitto, or the embedded broker), where Home
+// Assistant's mqtt_statestream publishes. The driver connects at its first read, keeps one MQTT
 // client with automatic reconnect, and subscribes again (QoS 0) after
 // every reconnect.
 //
@@ -106,7 +107,8 @@ type Source struct {
 // Options configure the broker connection and the sources.
 type Options struct {
 	// Broker is the broker URL, e.g. tcp://192.168.1.10:1883. Empty: the
-	// meter's address, as tcp://address:1883.
+	// meter's address, as tcp://address:1883; without an address,
+	// evbridge's own broker and login.
 	Broker string `yaml:"broker"`
 	// Username and Password log in to the broker, if it wants them.
 	Username string `yaml:"username"`

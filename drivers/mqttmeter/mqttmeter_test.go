@@ -110,6 +110,39 @@ func TestPlainNumber(t *testing.T) {
 	}
 }
 
+// With neither a broker option nor an address, the meter reads evbridge's
+// own broker, logging in as evbridge does (the add-on's Mosquitto user),
+// asked only when it first connects.
+func TestLocalBroker(t *testing.T) {
+	mq := bridgetest.StartMosquitto(t, bridgetest.MosquittoOptions{Users: map[string]string{"addons": "pw"}})
+	pub := bridgetest.SubscribeWith(t, bridgetest.ClientOptions{URL: mq.URL(), Username: "addons", Password: "pw"}, "unused/#")
+	asked := 0
+	local := func() meter.BrokerLogin {
+		asked++
+		return meter.BrokerLogin{URL: mq.URL(), Username: "addons", Password: "pw"}
+	}
+	m, err := New(meter.Settings{Name: "grid", Timeout: 3 * time.Second, LocalBroker: local}, opts(Source{Topic: "home/grid/power"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if asked != 0 {
+		t.Fatal("the local broker was asked before the first read")
+	}
+	subscribed(t, m)
+	pub.Publish("home/grid/power", false, "-420")
+	waitRead(t, m, "the power from evbridge's own broker", powerIs(-420))
+	if asked != 1 {
+		t.Errorf("local broker asked %d times, want once", asked)
+	}
+	// An address still wins over the local broker.
+	m2, err := New(meter.Settings{Name: "x", Address: "192.0.2.9", LocalBroker: local}, opts(Source{Topic: "a"}), nil)
+	if err != nil || m2.broker != "tcp://192.0.2.9:1883" {
+		t.Errorf("broker from the address: %v %v", m2, err)
+	}
+	m2.Close()
+}
+
 func TestJSONSources(t *testing.T) {
 	mq := bridgetest.StartMosquitto(t)
 	pub := bridgetest.Subscribe(t, mq.URL(), "unused/#")
@@ -259,8 +292,8 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := New(meter.Settings{}, opts(Source{Topic: "a"}), nil); err == nil || !strings.Contains(err.Error(), "broker") {
 		t.Errorf("no broker, no address: err = %v", err)
 	}
-	m, err := New(meter.Settings{Name: "x", Address: "10.0.0.9"}, opts(Source{Topic: "a"}), nil)
-	if err != nil || m.broker != "tcp://10.0.0.9:1883" {
+	m, err := New(meter.Settings{Name: "x", Address: "192.0.2.9"}, opts(Source{Topic: "a"}), nil)
+	if err != nil || m.broker != "tcp://192.0.2.9:1883" {
 		t.Errorf("broker from the address: %v %v", m, err)
 	}
 	m.Close()

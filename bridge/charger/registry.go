@@ -69,6 +69,10 @@ type Simulator struct {
 	// Run serves the simulated device on addr until ctx ends. ready, if
 	// not nil, is called with the bound address once it is listening.
 	Run func(ctx context.Context, addr string, ready func(bound string)) error
+	// DriverOptions, if not nil, adjusts the driver's default options
+	// (NewOptions) to reach this simulator, e.g. with its login; the demo
+	// and the tests that pair simulators with drivers use it.
+	DriverOptions func(opts any)
 }
 
 var simulators registry.Registry[Simulator]

@@ -71,6 +71,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				PollInterval: d.DefaultPollInterval, Timeout: 2 * time.Second}
 			if d.NewOptions != nil {
 				cc.Options = d.NewOptions()
+				if sim.DriverOptions != nil {
+					sim.DriverOptions(cc.Options)
+				}
 			}
 			cfg.Chargers = append(cfg.Chargers, cc)
 		}

@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/evbridge/evbridge/drivers/abl"           // ABL eM4, Modbus TCP
+	_ "github.com/evbridge/evbridge/drivers/ablemh"        // ABL eMH1/eMH2, SENEC Wallbox pro, Modbus ASCII via RS485 gateway
 	_ "github.com/evbridge/evbridge/drivers/alfen"         // Alfen Eve NG9xx, Modbus TCP
 	_ "github.com/evbridge/evbridge/drivers/generichttp"   // any charger with a JSON HTTP API, described in YAML
 	_ "github.com/evbridge/evbridge/drivers/genericmodbus" // any Modbus TCP/RTU charger, described in YAML
@@ -18,7 +19,9 @@ import (
 	_ "github.com/evbridge/evbridge/drivers/ocpp"          // OCPP 1.6J / 2.0.1 central system
 	_ "github.com/evbridge/evbridge/drivers/openevse"      // OpenEVSE WiFi gateway v4+, claims API
 	_ "github.com/evbridge/evbridge/drivers/phoenix"       // Phoenix Contact EV-CC ETH / wallbe, Modbus TCP
+	_ "github.com/evbridge/evbridge/drivers/quasar"        // Wallbox Quasar 1 (bidirectional DC), Modbus TCP
 	_ "github.com/evbridge/evbridge/drivers/shelly"        // meter: Shelly Pro 3EM, Gen2 RPC
+	_ "github.com/evbridge/evbridge/drivers/smaev"         // SMA EV Charger EVC7.4/EVC22, REST API fw ≥ 1.2.23
 	_ "github.com/evbridge/evbridge/drivers/sunspec"       // meter: SunSpec inverters and meters, Modbus TCP
 	_ "github.com/evbridge/evbridge/drivers/tesla"         // Tesla Wall Connector Gen 3, read-only
 	_ "github.com/evbridge/evbridge/drivers/vestel"        // Vestel EVC04 / Webasto Unite, Modbus TCP

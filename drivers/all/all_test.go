@@ -44,6 +44,9 @@ func TestEverySimulatorWithItsDriver(t *testing.T) {
 			var opts any
 			if d.NewOptions != nil {
 				opts = d.NewOptions()
+				if sim.DriverOptions != nil {
+					sim.DriverOptions(opts)
+				}
 			}
 			dev, err := d.New(charger.Settings{Name: "t", Address: addr, Timeout: 3 * time.Second, MaxCurrent: 16}, opts, log)
 			if err != nil {

@@ -65,8 +65,8 @@ func TestEveryDriverPackageLinked(t *testing.T) {
 // TestRegisteredNames pins the names configs use, so that a rename or a
 // lost import shows here rather than as "unknown driver" at a user's.
 func TestRegisteredNames(t *testing.T) {
-	for _, name := range []string{"abl_em4", "alfen", "generic_http", "generic_modbus", "goe", "goe_v1", "heidelberg",
-		"keba_udp", "keba_modbus", "mennekes", "ocpp", "openevse", "phoenix", "tesla_wc3", "vestel", "webasto_next"} {
+	for _, name := range []string{"abl_em4", "abl_emh", "alfen", "generic_http", "generic_modbus", "goe", "goe_v1", "heidelberg",
+		"keba_udp", "keba_modbus", "mennekes", "ocpp", "openevse", "phoenix", "sma_evcharger", "tesla_wc3", "vestel", "wallbox_quasar", "webasto_next"} {
 		if _, ok := charger.Default.Lookup(name); !ok {
 			t.Errorf("charger driver %q not registered", name)
 		}

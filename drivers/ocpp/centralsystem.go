@@ -47,6 +47,10 @@ type CentralSystem struct {
 	wg      sync.WaitGroup
 	started atomic.Bool
 	closeO  sync.Once
+	// bgMu orders background's wg.Add against Close's wg.Wait: a
+	// charge point's message handled while closing must not start work.
+	bgMu    sync.Mutex
+	closing bool
 }
 
 // NewCentralSystem builds a central system for reg without I/O. host may
@@ -129,6 +133,9 @@ func (cs *CentralSystem) Close() {
 			cs.v201.stop()
 		}
 		cs.reg.detach()
+		cs.bgMu.Lock()
+		cs.closing = true
+		cs.bgMu.Unlock()
 		cs.wg.Wait()
 	})
 }
@@ -209,6 +216,11 @@ func (cs *CentralSystem) nextTxID() int64 { return cs.txSeq.Add(1) }
 
 // background runs fn until the central system closes.
 func (cs *CentralSystem) background(fn func(ctx context.Context)) {
+	cs.bgMu.Lock()
+	defer cs.bgMu.Unlock()
+	if cs.closing {
+		return
+	}
 	cs.wg.Add(1)
 	go func() {
 		defer cs.wg.Done()

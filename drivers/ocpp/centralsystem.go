@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,12 @@ type CentralSystem struct {
 	v16   *v16
 	v201  *v201
 	known map[string]string // charge_points: id → password
-	tags  map[string]bool
-	txSeq atomic.Int64
-	now   func() time.Time
+	// profiles holds the charge_points entries that name a security
+	// profile.
+	profiles map[string]KnownChargePoint
+	tags     map[string]bool
+	txSeq    atomic.Int64
+	now      func() time.Time
 	// meterMsgs counts meter value messages (MeterValues and transaction
 	// events with values), for diagnostics and the fleet benchmark.
 	meterMsgs atomic.Int64
@@ -68,8 +72,12 @@ func NewCentralSystem(cfg ServerConfig, reg *Registry, host charger.ServiceHost,
 	log = log.With("component", "ocpp")
 	cs := &CentralSystem{cfg: cfg, reg: reg, host: host, log: log, known: map[string]string{},
 		tags: map[string]bool{}, now: time.Now}
+	cs.profiles = map[string]KnownChargePoint{}
 	for _, cp := range cfg.ChargePoints {
 		cs.known[cp.ID] = cp.Password
+		if cp.SecurityProfile != 0 {
+			cs.profiles[cp.ID] = cp
+		}
 	}
 	for _, tag := range cfg.IDTags {
 		cs.tags[tag] = true
@@ -192,6 +200,9 @@ func (cs *CentralSystem) admit(id string, r *http.Request) int {
 		}
 		return 0
 	}
+	if code, decided := cs.admitProfile(id, r); decided {
+		return code
+	}
 	if pw == "" {
 		return 0
 	}
@@ -232,3 +243,47 @@ func (cs *CentralSystem) background(fn func(ctx context.Context)) {
 func (cs *CentralSystem) Sessions() []SessionInfo { return cs.reg.Sessions() }
 
 func (cs *CentralSystem) String() string { return fmt.Sprintf("ocpp central system %s", cs.URL()) }
+
+// admitProfile enforces a charge point's configured security profile
+// (OCPP 1.6 security whitepaper / 2.0.1 part 2 §A00): the transport it
+// must use, and in profile 3 the client certificate instead of the
+// password. decided is false when the password check still applies.
+func (cs *CentralSystem) admitProfile(id string, r *http.Request) (code int, decided bool) {
+	cp, ok := cs.profiles[id]
+	if !ok {
+		return 0, false
+	}
+	refuse := func(why string, status int) (int, bool) {
+		cs.log.Warn("ocpp connection refused: "+why, "charge_point", id, "remote", r.RemoteAddr,
+			"security_profile", cp.SecurityProfile)
+		return status, true
+	}
+	tlsOn := r.TLS != nil
+	switch cp.SecurityProfile {
+	case 1:
+		if tlsOn {
+			return refuse("security profile 1 expects ws://, the charge point used wss://", http.StatusBadRequest)
+		}
+	case 2:
+		if !tlsOn {
+			return refuse("security profile 2 expects wss://", http.StatusBadRequest)
+		}
+	case 3:
+		if !tlsOn || len(r.TLS.VerifiedChains) == 0 {
+			return refuse("security profile 3 expects a client certificate signed by tls.client_ca_file", http.StatusUnauthorized)
+		}
+		leaf := r.TLS.VerifiedChains[0][0]
+		want := cp.CertCN
+		if want == "" {
+			want = id
+		}
+		if leaf.Subject.CommonName != want {
+			return refuse(fmt.Sprintf("client certificate is for %q, not %q", leaf.Subject.CommonName, want), http.StatusForbidden)
+		}
+		if org := cs.cfg.TLS.Organization; org != "" && !slices.Contains(leaf.Subject.Organization, org) {
+			return refuse(fmt.Sprintf("client certificate organization %v is not %q", leaf.Subject.Organization, org), http.StatusForbidden)
+		}
+		return 0, true // the certificate authenticates; no password
+	}
+	return 0, false
+}

@@ -37,8 +37,8 @@ type ServerConfig struct {
 	// as "/ocpp" for ws://host:8887/ocpp/<id>. Empty serves /<id>.
 	PathPrefix string `yaml:"path_prefix"`
 	// TLS, when CertFile and KeyFile are set, serves wss:// (OCPP security
-	// profile 2 with passwords); otherwise ws:// (profile 1 with passwords,
-	// or no security).
+	// profile 2 with passwords, 3 with client certificates); otherwise
+	// ws:// (profile 1 with passwords, or no security).
 	TLS ServerTLS `yaml:"tls"`
 	// Protocols are the OCPP versions offered, in order of preference when
 	// a charge point offers several: ocpp1.6 and/or ocpp2.0.1.
@@ -71,12 +71,22 @@ type ServerConfig struct {
 	BootWait time.Duration `yaml:"boot_wait"`
 }
 
-// ServerTLS names the certificate for wss://.
+// ServerTLS names the certificate for wss://, and the CA that signs the
+// charge points' own certificates for security profile 3.
 type ServerTLS struct {
 	// CertFile is the PEM certificate chain the central system presents.
 	CertFile string `yaml:"cert_file"`
 	// KeyFile is the PEM private key of CertFile.
 	KeyFile string `yaml:"key_file"`
+	// ClientCAFile is the PEM CA certificate(s) charge point certificates
+	// must chain to (security profile 3: TLS with client certificates).
+	// A certificate is asked for but not required, so profile 2 and 3
+	// charge points share the port; each charge point's
+	// security_profile says which it must use.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// Organization, if set, is the O a charge point certificate must name
+	// (the OCPP security whitepaper: the CPO's name).
+	Organization string `yaml:"organization"`
 }
 
 // KnownChargePoint is a charge point the central system admits.
@@ -86,6 +96,16 @@ type KnownChargePoint struct {
 	// Password is its HTTP Basic authentication password (the OCPP
 	// AuthorizationKey, user name = ID). Empty admits it without one.
 	Password string `yaml:"password"`
+	// SecurityProfile is the OCPP security profile the charge point must
+	// connect with (the whitepaper's A00.FR.002: another is refused):
+	// 0 accepts any (the password applies if set), 1 unsecured ws:// with
+	// the password, 2 wss:// with the password, 3 wss:// with a client
+	// certificate from tls.client_ca_file.
+	SecurityProfile int `yaml:"security_profile"`
+	// CertCN is the common name its certificate must carry in profile 3
+	// (the charge point's serial number, per the whitepaper); empty means
+	// the identity ID.
+	CertCN string `yaml:"cert_cn"`
 }
 
 // DefaultServerConfig returns the central system's defaults.
@@ -117,6 +137,9 @@ func (c *ServerConfig) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls: cert_file and key_file go together")
 	}
+	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
+		bad("tls: client_ca_file needs cert_file and key_file (client certificates exist only over wss://)")
+	}
 	if len(c.Protocols) == 0 {
 		bad("protocols: at least one of %s, %s", ProtoOCPP16, ProtoOCPP201)
 	}
@@ -139,6 +162,21 @@ func (c *ServerConfig) Validate() error {
 			bad("charge_points[%d].id: %q listed twice", i, cp.ID)
 		}
 		seen[cp.ID] = true
+		switch p := cp.SecurityProfile; {
+		case p < 0 || p > 3:
+			bad("charge_points[%d].security_profile: want 0 to 3, got %d", i, p)
+		case p == 1 && cp.Password == "":
+			bad("charge_points[%d].security_profile 1 needs a password", i)
+		case p == 1 && c.TLS.CertFile != "":
+			bad("charge_points[%d].security_profile 1 is ws://, but with tls set this central system serves wss:// only", i)
+		case p == 2 && (c.TLS.CertFile == "" || cp.Password == ""):
+			bad("charge_points[%d].security_profile 2 needs tls.cert_file and a password", i)
+		case p == 3 && c.TLS.ClientCAFile == "":
+			bad("charge_points[%d].security_profile 3 needs tls.client_ca_file", i)
+		}
+		if cp.CertCN != "" && cp.SecurityProfile != 3 {
+			bad("charge_points[%d].cert_cn applies to security_profile 3 only", i)
+		}
 	}
 	for i, tag := range c.IDTags {
 		if tag == "" || len(tag) > 20 {

@@ -39,6 +39,9 @@ type siteLoop struct {
 	last     SiteState
 	decided  bool
 	tuning   siteTuning
+	// savedTimers is what the state file holds of the contactor timers;
+	// only the tick goroutine touches it after start.
+	savedTimers []savedTimer
 }
 
 func newSiteLoop(b *Bridge) (*siteLoop, error) {
@@ -60,7 +63,7 @@ func newSiteLoop(b *Bridge) (*siteLoop, error) {
 			s.controls = map[string]control{}
 		}
 	}
-	s.ctrl = solar.NewController(solar.Site{}, solar.Memory{})
+	s.ctrl = solar.NewController(solar.Site{}, solar.Memory{Restored: s.loadTimers()})
 	return s, nil
 }
 
@@ -166,6 +169,7 @@ func (s *siteLoop) tick(now time.Time) {
 		s.b.opts.Observer.ObserveDecision(cd.ID, cd.Current, string(cd.Reason.Code))
 	}
 	s.publish(in, d, now)
+	s.saveTimers()
 }
 
 func (s *siteLoop) siteSettings() solar.Site {

@@ -97,6 +97,12 @@ func Decide(in Inputs, mem Memory, cfg Site, now time.Time) (Decision, Memory) {
 	for i := range us {
 		dec.Chargers[i], nm.Chargers[i] = finish(&us[i], now)
 	}
+	// Saved timers wait for chargers not seen online yet.
+	for _, r := range mem.Restored {
+		if m, ok := findMem(nm.Chargers, -1, r.ID); ok && m.Unseen {
+			nm.Restored = append(nm.Restored, r)
+		}
+	}
 	return dec, nm
 }
 
@@ -106,8 +112,11 @@ func initUnit(u *unit, i int, c *Charger, in Inputs, mem Memory, now time.Time, 
 	u.idx, u.cfg, u.v = i, c, v
 	u.st, u.online = findState(in.Chargers, i, c.ID)
 	m, ok := findMem(mem.Chargers, i, c.ID)
-	if !ok {
+	if !ok || m.Unseen && u.online {
 		m = adopt(c, u.st, u.online, now)
+		if r, ok := findMem(mem.Restored, -1, c.ID); ok {
+			m = restoreTimers(m, r)
+		}
 	}
 	u.mem, u.prevOn = m, m.On
 	u.min, u.max = c.MinCurrent, c.MaxCurrent
@@ -182,7 +191,7 @@ func findState(states []ChargerState, i int, id string) (ChargerState, bool) {
 }
 
 func findMem(ms []ChargerMemory, i int, id string) (ChargerMemory, bool) {
-	if i < len(ms) && ms[i].ID == id {
+	if i >= 0 && i < len(ms) && ms[i].ID == id {
 		return ms[i], true
 	}
 	for _, m := range ms {
@@ -200,9 +209,26 @@ func findMem(ms []ChargerMemory, i int, id string) (ChargerMemory, bool) {
 // An idle charger has no known stop time and may start at once; keep Memory
 // across restarts to keep the contactor timers.
 func adopt(c *Charger, st ChargerState, online bool, now time.Time) ChargerMemory {
-	m := ChargerMemory{ID: c.ID, Phases: st.Phases}
+	m := ChargerMemory{ID: c.ID, Phases: st.Phases, Unseen: !online}
 	if online && st.Connected && st.Enabled && st.Setpoint >= c.MinCurrent {
 		m.On, m.Current, m.OnSince = true, st.Setpoint, now
+	}
+	return m
+}
+
+// restoreTimers puts saved contactor times into an adopted memory where
+// they still describe the charger: a charger still on keeps its real
+// start (the minimum on time is not granted again), one still off its
+// real stop (a restart does not cut the minimum off time short), and the
+// last phase switch stays. A charger whose state changed while evbridge
+// was down keeps adopt's view: the saved time is no longer its.
+func restoreTimers(m, saved ChargerMemory) ChargerMemory {
+	m.LastSwitch = saved.LastSwitch
+	switch {
+	case m.On && saved.On && !saved.OnSince.IsZero():
+		m.OnSince = saved.OnSince
+	case !m.On && !saved.On:
+		m.OffSince = saved.OffSince
 	}
 	return m
 }

@@ -105,6 +105,105 @@ func TestRestartAdopts(t *testing.T) {
 	}
 }
 
+// Contactor times saved before a restart hold after it: a charger stopped
+// 30 s before the restart waits out the rest of its 2 min off time, where
+// without them it would start after the 30 s start delay; one still
+// charging keeps its real start, so no fresh minimum on time is granted.
+func TestRestartKeepsContactorTimers(t *testing.T) {
+	s := siteWith(nil, charger("c1", nil))
+	firstStart := func(mem Memory) int {
+		t.Helper()
+		for sec := 0; sec <= 300; sec += 2 {
+			now := t0.Add(time.Duration(sec) * time.Second)
+			in := Inputs{Grid: grid(-8000, now), Chargers: []ChargerState{drawing("c1", 0, 3)}}
+			d, m := Decide(in, mem, s, now)
+			mem = m
+			if d.Chargers[0].Current > 0 {
+				return sec
+			}
+		}
+		t.Fatal("never started on 8 kW of surplus")
+		return 0
+	}
+	if got := firstStart(Memory{}); got != 30 {
+		t.Fatalf("without saved timers: started at %d s, want after the 30 s start delay", got)
+	}
+	saved := Memory{Restored: []ChargerMemory{{ID: "c1", On: false, OffSince: t0.Add(-30 * time.Second)}}}
+	if got := firstStart(saved); got != 90 {
+		t.Fatalf("with saved timers: started at %d s, want 90 s (2 min after the stop)", got)
+	}
+
+	// Charging since 10 min before the restart, and no surplus now: the
+	// stop comes after the stop delay, not after a new minimum on time.
+	stopAt := func(mem Memory) int {
+		t.Helper()
+		for sec := 0; sec <= 300; sec += 2 {
+			now := t0.Add(time.Duration(sec) * time.Second)
+			in := Inputs{Grid: grid(6900, now), Chargers: []ChargerState{drawing("c1", 10, 3)}}
+			d, m := Decide(in, mem, s, now)
+			mem = m
+			if d.Chargers[0].Current == 0 {
+				return sec
+			}
+		}
+		t.Fatal("never stopped without surplus")
+		return 0
+	}
+	if got := stopAt(Memory{}); got != 180 {
+		t.Fatalf("without saved timers: stopped at %d s, want the adopted minimum on time (180 s)", got)
+	}
+	saved = Memory{Restored: []ChargerMemory{{ID: "c1", On: true, OnSince: t0.Add(-10 * time.Minute)}}}
+	if got := stopAt(saved); got != 90 {
+		t.Fatalf("with saved timers: stopped at %d s, want the 90 s stop delay", got)
+	}
+	// A stop that happened while evbridge was down is not known: the
+	// charger that was on is off now, and may start after the start delay.
+	saved = Memory{Restored: []ChargerMemory{{ID: "c1", On: true, OnSince: t0.Add(-time.Hour)}}}
+	if got := firstStart(saved); got != 30 {
+		t.Fatalf("stopped while down: started at %d s, want 30 s", got)
+	}
+}
+
+// evbridge often decides before a charger's first answer after a start:
+// the charger is adopted when it answers, so a car charging through the
+// restart keeps charging, and the saved timers wait for it.
+func TestRestartBeforeFirstPoll(t *testing.T) {
+	s := siteWith(nil, charger("c1", nil))
+	mem := Memory{Restored: []ChargerMemory{{ID: "c1", On: true, OnSince: t0.Add(-10 * time.Minute)}}}
+	for sec := 0; sec <= 20; sec += 2 {
+		now := t0.Add(time.Duration(sec) * time.Second)
+		in := Inputs{Grid: grid(-5000, now)}
+		if sec >= 6 { // answers from the fourth tick
+			in.Chargers = []ChargerState{drawing("c1", 10, 3)}
+		}
+		d, m := Decide(in, mem, s, now)
+		mem = m
+		c := d.Chargers[0]
+		switch {
+		case sec < 6 && (c.Reason.Code != CodeOffline || len(m.Restored) != 1):
+			t.Fatalf("t=%d before the first answer: %g A %q, restored %v", sec, c.Current, c.Reason, m.Restored)
+		case sec >= 6 && c.Current < 10:
+			t.Fatalf("t=%d: the charging car was cut to %g A (%q)", sec, c.Current, c.Reason)
+		case sec >= 6 && (!m.Chargers[0].OnSince.Equal(t0.Add(-10*time.Minute)) || m.Restored != nil):
+			t.Fatalf("t=%d: on since %v, restored %v; want the saved start, used once", sec, m.Chargers[0].OnSince, m.Restored)
+		}
+	}
+	// Saving before the charger answered keeps what was saved.
+	unseen := Memory{Chargers: []ChargerMemory{{ID: "c1", Unseen: true}},
+		Restored: []ChargerMemory{{ID: "c1", On: true, OnSince: t0}}}
+	if got := unseen.Timers(); !got[0].On || !got[0].OnSince.Equal(t0) {
+		t.Fatalf("timers of an unseen charger: %+v", got)
+	}
+}
+
+func TestMemoryTimers(t *testing.T) {
+	m := Memory{Chargers: []ChargerMemory{{ID: "a", On: true, Current: 9, Phases: 3, OnSince: t0, StartSince: t0, LastSwitch: t0.Add(-time.Hour)}}}
+	want := []ChargerMemory{{ID: "a", On: true, OnSince: t0, LastSwitch: t0.Add(-time.Hour)}}
+	if got := m.Timers(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("timers %+v, want %+v", got, want)
+	}
+}
+
 // A charger without a state is offline: its last command is held and its
 // draw, already in the grid reading, is not counted twice.
 func TestOfflineCharger(t *testing.T) {

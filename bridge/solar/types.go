@@ -88,6 +88,23 @@ type Memory struct {
 	HouseAmps [3]float64
 	// Chargers holds per-charger timers, in Site.Chargers order.
 	Chargers []ChargerMemory
+	// Restored are the contactor times saved before a restart (Timers),
+	// used once, when a charger is first seen: see adopt.
+	Restored []ChargerMemory
+}
+
+// Timers is what of m outlives a restart: the contactor's history (the
+// last start, stop and phase switch and whether it was on), not the
+// pending-condition timers, which a restart rightly begins again.
+func (m Memory) Timers() []ChargerMemory {
+	out := make([]ChargerMemory, len(m.Chargers))
+	for i, c := range m.Chargers {
+		if r, ok := findMem(m.Restored, -1, c.ID); ok && c.Unseen {
+			c = r // not seen since the restart: what was saved still stands
+		}
+		out[i] = ChargerMemory{ID: c.ID, On: c.On, OnSince: c.OnSince, OffSince: c.OffSince, LastSwitch: c.LastSwitch}
+	}
+	return out
 }
 
 // ChargerMemory is one charger's controller state.
@@ -111,6 +128,10 @@ type ChargerMemory struct {
 	LastSwitch time.Time
 	// PlanActive latches plan mode's grid phase (see plan.go).
 	PlanActive bool
+	// Unseen: adopted while offline (evbridge started before the charger
+	// answered), so adopted again once it answers: what it does then is
+	// what the controller keeps, not the 0 A an unknown state implies.
+	Unseen bool
 }
 
 // Decision is the controller's output for one tick.

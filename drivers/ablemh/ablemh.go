@@ -9,6 +9,10 @@
 // only, see shared notes §4a. Tested models: none on hardware; tested
 // against this package's simulator only.
 //
+// Transport: modbusx with framing ASCIIOverTCP, on the process-wide
+// pool like every other Modbus driver (connection sharing, timeouts,
+// reconnects, errors); this package keeps only what is ABL's own.
+//
 // Wiring: the controller's RS485 port (38400 Bd, 8E1, ABL §1.2) goes to
 // a gateway in transparent mode ("TCP server", no protocol conversion:
 // the gateway must pass the ASCII lines through unchanged; Modbus
@@ -17,13 +21,14 @@
 // charger's address (default port 502). Several controllers on one bus
 // get distinct device ids (1..16) and are configured as one charger
 // each with the same address and their device_id: they share one TCP
-// connection, and the driver serializes the requests on it.
+// connection, on which modbusx serializes the requests.
 //
-// The protocol: functions 0x03 and 0x10 only; replies start with '>'
-// (this package also accepts ':'); every read answer carries the first
-// register's number in the high byte of its first word. A poll reads
-// 0x002E..0x0032 (state byte, EV-connected bit, duty, Ict1..Ict3 in
-// 0.1 A): ONE request. The first two polls and then one poll an hour
+// The protocol: functions 0x03 and 0x10 only, so every write is an FC16
+// write, even of one register; replies start with '>' (modbusx takes
+// ':' too); every read answer carries the first register's number in
+// the high byte of its first word, which the driver checks. A poll
+// reads 0x002E..0x0032 (state byte, EV-connected bit, duty, Ict1..Ict3
+// in 0.1 A): ONE request. The first two polls and then one poll an hour
 // read one identity block more (0x0001..2: device id, firmware, flags;
 // 0x0050..57: serial), and a poll that finds an error state reads the
 // system flags (0x0006..7) too.
@@ -82,7 +87,7 @@ func init() {
 			if p, ok := opts.(*Options); ok && p != nil {
 				o = *p
 			}
-			c, err := New(s, o, log, shared())
+			c, err := New(s, o, log, modbusx.Shared())
 			switch {
 			case err != nil:
 				return nil, err
@@ -132,7 +137,7 @@ type Charger struct {
 	log     *slog.Logger
 	opts    Options
 	maxAmps float64
-	cl      *Client
+	cl      *modbusx.Client
 
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards what follows; no I/O under it
@@ -146,7 +151,7 @@ type Charger struct {
 }
 
 // New builds the driver on pool; it does no I/O.
-func New(s charger.Settings, o Options, log *slog.Logger, pool *Pool) (*Charger, error) {
+func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*Charger, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -161,7 +166,8 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *Pool) (*Charger,
 	c.sp = setpoint.Setpoint{Driver: "abl_emh", Min: minCurrent, Max: c.maxAmps, Write: c.writeAmps,
 		Round: func(a float64) float64 { return ampsOf(units(a)) }}
 	var err error
-	if c.cl, err = pool.Client(addr, uint8(o.DeviceID), s.Timeout); err != nil {
+	ep := modbusx.Endpoint{Address: addr, Framing: modbusx.ASCIIOverTCP, Unit: uint8(o.DeviceID), Timeout: s.Timeout}
+	if c.cl, err = pool.Client(ep); err != nil {
 		return nil, fmt.Errorf("abl_emh: %w", err)
 	}
 	return c, nil
@@ -169,7 +175,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *Pool) (*Charger,
 
 // readReport reads the status report (one request).
 func (c *Charger) readReport(ctx context.Context) (report, error) {
-	regs, err := c.cl.Read(ctx, regReport, reportLen)
+	regs, err := c.cl.Read(ctx, modbusx.Holding, regReport, reportLen)
 	if err != nil {
 		return report{}, err
 	}
@@ -197,7 +203,7 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	var sys uint16
 	var sysOK bool
 	if r.code>>4 == 0xF || r.code>>4 == 0xE {
-		if regs, err := c.cl.Read(ctx, regSysFlags, sysFlagsLen); err != nil {
+		if regs, err := c.cl.Read(ctx, modbusx.Holding, regSysFlags, sysFlagsLen); err != nil {
 			c.log.Warn("system flags unreadable", "err", err)
 		} else if regs[0]>>8 == regSysFlags {
 			sys, sysOK = regs[1], true
@@ -229,7 +235,7 @@ func (c *Charger) pollIdentity(ctx context.Context) {
 	if reg == regSerial {
 		n = serialLen
 	}
-	regs, err := c.cl.Read(ctx, reg, n)
+	regs, err := c.cl.Read(ctx, modbusx.Holding, reg, n)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {

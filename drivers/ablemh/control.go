@@ -34,14 +34,19 @@ func (c *Charger) writeAmps(ctx context.Context, amps float64) error {
 	c.mu.Unlock()
 	if amps > 0 && disabled {
 		c.log.Info("outlet disabled (E0), switching it back to A1")
-		if err := c.cl.Write(ctx, regModify, modifyA1); err != nil {
+		if err := c.write(ctx, regModify, modifyA1); err != nil {
 			return fmt.Errorf("leave E0: %w", err)
 		}
 		c.mu.Lock()
 		c.code = 0
 		c.mu.Unlock()
 	}
-	return c.cl.Write(ctx, regIcmax, units(amps))
+	return c.write(ctx, regIcmax, units(amps))
+}
+
+// write sets one register with FC16, the controller's only write.
+func (c *Charger) write(ctx context.Context, reg, v uint16) error {
+	return c.cl.Write(ctx, reg, []uint16{v})
 }
 
 // RefreshInterval is a third of the configured upstream timeout.

@@ -10,33 +10,23 @@ import (
 	"github.com/evbridge/evbridge/drivers/modbusx/modbustest"
 )
 
-// rawFC sends any function code to the simulator.
-func rawFC(t *testing.T, addr string, pdu []byte) []byte {
+// simClient is a plain modbusx client for device id unit of the
+// simulator, Modbus ASCII framing.
+func simClient(t *testing.T, addr string, unit uint8, timeout time.Duration) *modbusx.Client {
 	t.Helper()
-	c := dial(t, addr, 3*time.Second)
-	var got []byte
-	err := c.cl.do(context.Background(), "raw", 0, 1, pdu, func(p []byte) error { got = p; return nil })
-	if err != nil && !errors.Is(err, modbusx.ErrException) {
+	cl, err := testPool(t).Client(modbusx.Endpoint{Address: addr, Framing: modbusx.ASCIIOverTCP, Unit: unit, Timeout: timeout})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err != nil {
-		var e *modbusx.Error
-		errors.As(err, &e)
-		return []byte{pdu[0] | exceptionFlag, e.Kind.(*modbusx.Exception).Code}
-	}
-	return got
+	t.Cleanup(func() { cl.Close() })
+	return cl
 }
 
 // TestSimulatorRegisterMap checks the simulator's map with the plain
 // client: the exceptions are the controller's (ABL §1.4, §2).
 func TestSimulatorRegisterMap(t *testing.T) {
 	s := startSim(t, SimConfig{IDs: []uint8{1, 2}, UpstreamTimeout: time.Hour})
-	pool := testPool(t)
-	cl, err := pool.Client(s.Addr(), 1, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := simClient(t, s.Addr(), 1, 3*time.Second)
 	ctx := context.Background()
 	for _, r := range []struct {
 		addr, n uint16
@@ -57,12 +47,12 @@ func TestSimulatorRegisterMap(t *testing.T) {
 		{0x0033, 3, modbusx.ErrIllegalAddress, 0},
 		{0x1000, 1, modbusx.ErrIllegalAddress, 0},
 	} {
-		regs, err := cl.Read(ctx, r.addr, r.n)
+		regs, err := cl.Read(ctx, modbusx.Holding, r.addr, r.n)
 		if r.want == nil && (err != nil || regs[0]>>8 != r.top) || r.want != nil && !errors.Is(err, r.want) {
 			t.Errorf("read %#04x×%d: %04X, err = %v, want %v", r.addr, r.n, regs, err, r.want)
 		}
 	}
-	if regs, _ := cl.Read(ctx, regIdentity, 2); regs[1]&(flagMeter|flagUpstreamTimeout) != flagMeter|flagUpstreamTimeout {
+	if regs, _ := cl.Read(ctx, modbusx.Holding, regIdentity, 2); regs[1]&(flagMeter|flagUpstreamTimeout) != flagMeter|flagUpstreamTimeout {
 		t.Errorf("flags %04X", regs[1])
 	}
 	for _, w := range []struct {
@@ -83,24 +73,28 @@ func TestSimulatorRegisterMap(t *testing.T) {
 		{regReport, 0xA1, modbusx.ErrIllegalAddress},
 		{0x0100, 1, modbusx.ErrIllegalAddress},
 	} {
-		if err := cl.Write(ctx, w.addr, w.v); w.want == nil && err != nil || w.want != nil && !errors.Is(err, w.want) {
+		if err := cl.Write(ctx, w.addr, []uint16{w.v}); w.want == nil && err != nil || w.want != nil && !errors.Is(err, w.want) {
 			t.Errorf("write %#04x = %#04x: err = %v, want %v", w.addr, w.v, err, w.want)
 		}
 	}
-	if err := cl.Write(ctx, regIcmax, 100, 100); !errors.Is(err, modbusx.ErrIllegalAddress) {
+	if err := cl.Write(ctx, regIcmax, []uint16{100, 100}); !errors.Is(err, modbusx.ErrIllegalAddress) {
 		t.Errorf("two registers at Icmax: %v", err)
 	}
-	if regs, _ := cl.Read(ctx, regIdentity, 2); regs[1]&flagUpstreamTimeout != 0 {
+	if regs, _ := cl.Read(ctx, modbusx.Holding, regIdentity, 2); regs[1]&flagUpstreamTimeout != 0 {
 		t.Errorf("upstream timeout still on: %04X", regs[1])
 	}
 	if sn := s.Snapshot(); sn.Boxes[1].Icmax != units(16) || sn.Boxes[2].Icmax != units(16) || sn.Boxes[1].State != 0xA1 {
 		t.Errorf("after the reset: %+v", sn.Boxes)
 	}
 	// Functions other than 0x03 and 0x10: illegal function.
-	for _, pdu := range [][]byte{{0x06, 0, 0x14, 0, 100}, {0x04, 0, 0x2E, 0, 5}, {0x01, 0, 0, 0, 1}} {
-		if got := rawFC(t, s.Addr(), pdu); len(got) != 2 || got[0] != pdu[0]|exceptionFlag || got[1] != 1 {
-			t.Errorf("function %#02x: %X", pdu[0], got)
-		}
+	if err := cl.WriteSingle(ctx, regIcmax, 100); !errors.Is(err, modbusx.ErrIllegalFunction) {
+		t.Errorf("function 06: %v", err)
+	}
+	if _, err := cl.Read(ctx, modbusx.Input, regReport, 5); !errors.Is(err, modbusx.ErrIllegalFunction) {
+		t.Errorf("function 04: %v", err)
+	}
+	if _, err := cl.ReadCoils(ctx, 0, 1); !errors.Is(err, modbusx.ErrIllegalFunction) {
+		t.Errorf("function 01: %v", err)
 	}
 }
 
@@ -108,12 +102,8 @@ func TestSimulatorRegisterMap(t *testing.T) {
 // gets no answer.
 func TestSimulatorBroadcast(t *testing.T) {
 	s := startSim(t, SimConfig{IDs: []uint8{1, 2}})
-	cl, err := testPool(t).Client(s.Addr(), 0, 200*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.Write(context.Background(), regIcmax, noCurrent); !errors.Is(err, modbusx.ErrTimeout) {
+	cl := simClient(t, s.Addr(), 0, 200*time.Millisecond)
+	if err := cl.Write(context.Background(), regIcmax, []uint16{noCurrent}); !errors.Is(err, modbusx.ErrTimeout) {
 		t.Fatalf("broadcast answered: %v", err)
 	}
 	modbustest.WaitFor(t, "both disabled", func() bool {

@@ -6,76 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
 
+	"github.com/evbridge/evbridge/drivers/modbusx"
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 	"github.com/simonvetter/modbus"
 )
 
-// asciiServer is a transparent RS485 gateway: it passes Modbus ASCII
-// lines between TCP and the controllers. As on a real bus, a corrupt
-// frame, or one for a device id no controller has, gets no answer.
-type asciiServer struct {
-	s *Simulator
-	l net.Listener
+// The controller's functions (ABL §1.4): read holding registers and
+// write multiple registers; any other gets exception 01.
+const (
+	fcRead        = 0x03
+	fcWrite       = 0x10
+	exceptionFlag = 0x80
+	maxWriteRegs  = 123
+)
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-// listen is the harness's Listen hook.
+// listen is the harness's Listen hook: a transparent RS485 gateway that
+// passes Modbus ASCII lines (modbusx's frame helpers) between TCP and
+// the controllers. As on a real bus, a corrupt frame, or one for a
+// device id no controller has, gets no answer.
 func (s *Simulator) listen(addr string) (string, func() error, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	g := &asciiServer{s: s, l: l, conns: map[net.Conn]struct{}{}}
-	g.wg.Add(1)
-	go g.accept()
-	return l.Addr().String(), g.close, nil
-}
-
-func (g *asciiServer) accept() {
-	defer g.wg.Done()
-	for {
-		conn, err := g.l.Accept()
-		if err != nil {
-			return
-		}
-		g.mu.Lock()
-		g.conns[conn] = struct{}{}
-		g.mu.Unlock()
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.serve(conn)
-			g.mu.Lock()
-			delete(g.conns, conn)
-			g.mu.Unlock()
-			conn.Close()
-		}()
-	}
-}
-
-func (g *asciiServer) close() error {
-	err := g.l.Close()
-	g.mu.Lock()
-	for c := range g.conns {
-		c.Close()
-	}
-	g.mu.Unlock()
-	g.wg.Wait()
-	return err
+	return modbussim.ListenStream(addr, s.serveASCII)
 }
 
 // errSilent: nobody on the bus answers.
 var errSilent = errors.New("no answer")
 
-// serve answers the lines of one connection until it breaks or a
+// serveASCII answers the lines of one connection until it breaks or a
 // dropped request closes it.
-func (g *asciiServer) serve(conn net.Conn) {
-	r := bufio.NewReaderSize(conn, maxFrameChars+3)
+func (s *Simulator) serveASCII(conn net.Conn) {
+	r := bufio.NewReaderSize(conn, modbusx.MaxASCIIFrame+2)
 	client := conn.RemoteAddr().String()
 	for {
 		line, err := r.ReadSlice('\n')
@@ -85,27 +46,27 @@ func (g *asciiServer) serve(conn net.Conn) {
 		if err != nil {
 			return
 		}
-		start, unit, pdu, err := decodeFrame(line)
-		if err != nil || start != startRequest || len(pdu) == 0 {
+		start, unit, pdu, err := modbusx.DecodeASCIIFrame(line)
+		if err != nil || start != modbusx.ASCIIStart {
 			continue // a controller ignores what it cannot read
 		}
-		if g.s.cfg.Echo {
+		if s.cfg.Echo {
 			if _, err := conn.Write(line); err != nil {
 				return
 			}
 		}
-		res, err := g.s.request(unit, pdu, client)
+		res, err := s.request(unit, pdu, client)
 		switch {
 		case errors.Is(err, errSilent):
 			continue
 		case err != nil:
 			return
 		}
-		g.s.mu.Lock()
-		noise := g.s.noise
-		g.s.noise = nil
-		g.s.mu.Unlock()
-		if _, err := conn.Write(append(noise, encodeFrame(startReply, unit, res)...)); err != nil {
+		s.mu.Lock()
+		noise := s.noise
+		s.noise = nil
+		s.mu.Unlock()
+		if _, err := conn.Write(append(noise, modbusx.EncodeASCIIFrame(modbusx.ASCIIReplyStart, unit, res)...)); err != nil {
 			return
 		}
 	}
@@ -154,7 +115,7 @@ func (s *Simulator) apply(id uint8, pdu []byte) []byte {
 	switch {
 	case fc == fcRead && len(pdu) == 5:
 		addr, n := be.Uint16(pdu[1:]), be.Uint16(pdu[3:])
-		if n == 0 || n > maxReadRegs {
+		if n == 0 || n > modbusx.MaxRegisters {
 			return exc(3)
 		}
 		regs, ok := s.blocks(b)[addr]

@@ -4,72 +4,29 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/simonvetter/modbus"
+
+	"github.com/evbridge/evbridge/drivers/modbusx/modbussim"
 )
 
 // rtuServer is a transparent RS485 gateway: it passes RTU frames (unit,
 // PDU, CRC-16 low byte first) between TCP and the boxes. As on a real
 // bus, a frame with a bad CRC or for a unit no box has gets no answer.
-// simonvetter/modbus serves Modbus TCP only, hence this small server.
+// simonvetter/modbus serves Modbus TCP only, hence this small server on
+// modbussim's stream plumbing.
 type rtuServer struct {
 	s *Simulator
-	l net.Listener
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
 }
 
 // startRTU serves addr in place of the library's server; it returns the
 // bound address and how to stop.
 func (s *Simulator) startRTU(addr string) (string, func() error, error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	g := &rtuServer{s: s, l: l, conns: map[net.Conn]struct{}{}}
-	g.wg.Add(1)
-	go g.accept()
-	return l.Addr().String(), g.close, nil
-}
-
-func (g *rtuServer) accept() {
-	defer g.wg.Done()
-	for {
-		conn, err := g.l.Accept()
-		if err != nil {
-			return
-		}
-		g.mu.Lock()
-		g.conns[conn] = struct{}{}
-		g.mu.Unlock()
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.serve(conn)
-			g.mu.Lock()
-			delete(g.conns, conn)
-			g.mu.Unlock()
-			conn.Close()
-		}()
-	}
-}
-
-func (g *rtuServer) close() error {
-	err := g.l.Close()
-	g.mu.Lock()
-	for c := range g.conns {
-		c.Close()
-	}
-	g.mu.Unlock()
-	g.wg.Wait()
-	return err
+	g := &rtuServer{s: s}
+	return modbussim.ListenStream(addr, g.serve)
 }
 
 // serve answers the frames of one connection until it breaks or a

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"slices"
 	"sync/atomic"
-	"time"
-
-	"github.com/simonvetter/modbus"
 )
 
 // Read reads count registers of table t from addr (FC3 or FC4).
@@ -16,14 +13,10 @@ func (cl *Client) Read(ctx context.Context, t Table, addr, count uint16) ([]uint
 	if t > Input || count == 0 || count > MaxRegisters || int(addr)+int(count) > 0x10000 {
 		return nil, &Error{Endpoint: cl.ep.Address, Unit: cl.ep.Unit, Op: op, Addr: addr, Count: count, Kind: ErrBadRequest}
 	}
-	rt := modbus.HOLDING_REGISTER
-	if t == Input {
-		rt = modbus.INPUT_REGISTER
-	}
 	var out []uint16
-	err := cl.do(ctx, op, addr, count, true, func(mc *modbus.ModbusClient) error {
+	err := cl.do(ctx, op, addr, count, true, func(ctx context.Context, l link) error {
 		var err error
-		out, err = mc.ReadRegisters(addr, count, rt)
+		out, err = l.readRegisters(ctx, t, addr, count)
 		return err
 	})
 	if err != nil {
@@ -48,8 +41,8 @@ func (cl *Client) ReadPlan(ctx context.Context, p *Plan) (*Block, error) {
 
 // WriteSingle writes one holding register with FC6.
 func (cl *Client) WriteSingle(ctx context.Context, addr, value uint16) error {
-	return cl.do(ctx, "write", addr, 1, false, func(mc *modbus.ModbusClient) error {
-		return mc.WriteRegister(addr, value)
+	return cl.do(ctx, "write", addr, 1, false, func(ctx context.Context, l link) error {
+		return l.writeRegister(ctx, addr, value)
 	})
 }
 
@@ -61,8 +54,8 @@ func (cl *Client) Write(ctx context.Context, addr uint16, regs []uint16) error {
 		return &Error{Endpoint: cl.ep.Address, Unit: cl.ep.Unit, Op: "write", Addr: addr, Count: n, Kind: ErrBadRequest}
 	}
 	regs = slices.Clone(regs) // an abandoned request may outlive the call
-	return cl.do(ctx, "write", addr, n, false, func(mc *modbus.ModbusClient) error {
-		return mc.WriteRegisters(addr, regs)
+	return cl.do(ctx, "write", addr, n, false, func(ctx context.Context, l link) error {
+		return l.writeRegisters(ctx, addr, regs)
 	})
 }
 
@@ -97,10 +90,11 @@ func (cl *Client) Close() error {
 }
 
 // do runs fn with the connection held, bounded by ctx and the request
-// timeout. The library has no context: a request that outlives ctx is
+// timeout. The library has no context: a request that outlives them is
 // abandoned to finish (or time out) on its own while the caller returns;
 // it keeps the connection busy until then, so order is never broken.
-func (cl *Client) do(ctx context.Context, op string, addr, count uint16, read bool, fn func(*modbus.ModbusClient) error) error {
+// The ASCII link stops at once when they end.
+func (cl *Client) do(ctx context.Context, op string, addr, count uint16, read bool, fn func(context.Context, link) error) error {
 	fail := func(kind, cause error) error {
 		return &Error{Endpoint: cl.ep.Address, Unit: cl.ep.Unit, Op: op, Addr: addr, Count: count, Kind: kind, Err: cause}
 	}
@@ -126,24 +120,28 @@ func (cl *Client) do(ctx context.Context, op string, addr, count uint16, read bo
 		<-c.sem
 		return ctxErr(err)
 	}
+	rctx, cancel := context.WithTimeout(ctx, cl.ep.Timeout)
+	defer cancel()
 	type result struct{ kind, cause error }
 	done := make(chan result, 1)
 	go func() {
-		defer func() { <-c.sem }()
-		k, e := c.exec(cl.ep.Unit, read, fn)
+		k, e := c.exec(rctx, cl.ep.Unit, read, fn)
+		<-c.sem // before the caller hears back, so that its Close finds the connection free
 		done <- result{k, e}
 	}()
-	t := time.NewTimer(cl.ep.Timeout)
-	defer t.Stop()
 	select {
 	case r := <-done:
-		if r.kind == nil {
+		switch {
+		case r.kind == nil:
 			return nil
+		case ctx.Err() != nil && (r.kind == ErrTimeout || r.kind == ErrConnection || r.kind == ErrUnreachable):
+			return ctxErr(ctx.Err()) // the link failed because ctx ended
 		}
 		return fail(r.kind, r.cause)
-	case <-t.C:
+	case <-rctx.Done():
+		if err := ctx.Err(); err != nil {
+			return ctxErr(err)
+		}
 		return fail(ErrTimeout, nil)
-	case <-ctx.Done():
-		return ctxErr(ctx.Err())
 	}
 }

@@ -1,10 +1,6 @@
 package modbusx
 
-import (
-	"context"
-
-	"github.com/simonvetter/modbus"
-)
+import "context"
 
 // MaxCoils is the most coils one FC1 request may read (Modbus spec).
 const MaxCoils = 2000
@@ -15,9 +11,9 @@ func (cl *Client) ReadCoils(ctx context.Context, addr, count uint16) ([]bool, er
 		return nil, &Error{Endpoint: cl.ep.Address, Unit: cl.ep.Unit, Op: "read coils", Addr: addr, Count: count, Kind: ErrBadRequest}
 	}
 	var out []bool
-	err := cl.do(ctx, "read coils", addr, count, true, func(mc *modbus.ModbusClient) error {
+	err := cl.do(ctx, "read coils", addr, count, true, func(ctx context.Context, l link) error {
 		var err error
-		out, err = mc.ReadCoils(addr, count)
+		out, err = l.readCoils(ctx, addr, count)
 		return err
 	})
 	if err != nil {
@@ -28,7 +24,7 @@ func (cl *Client) ReadCoils(ctx context.Context, addr, count uint16) ([]bool, er
 
 // WriteCoil writes one coil (FC5).
 func (cl *Client) WriteCoil(ctx context.Context, addr uint16, on bool) error {
-	return cl.do(ctx, "write coil", addr, 1, false, func(mc *modbus.ModbusClient) error {
-		return mc.WriteCoil(addr, on)
+	return cl.do(ctx, "write coil", addr, 1, false, func(ctx context.Context, l link) error {
+		return l.writeCoil(ctx, addr, on)
 	})
 }

@@ -1,5 +1,5 @@
 // Package modbusx is the Modbus client layer every Modbus charger driver
-// shares, built on github.com/simonvetter/modbus.
+// shares.
 //
 //   - Pool keeps ONE connection per host:port (and framing), shared by
 //     every unit id behind it: chargers behind one RS485 gateway, or the
@@ -7,15 +7,21 @@
 //     are serialized; each is bounded by its timeout and its context; a
 //     broken connection is re-opened with backoff; an idle one is closed;
 //     the last Client to close closes the socket.
+//   - Framings: Modbus TCP and RTU over TCP through
+//     github.com/simonvetter/modbus, and Modbus ASCII over TCP (a
+//     transparent RS485 gateway) with this package's own link
+//     (ascii.go), which also takes replies starting with '>' as ABL's
+//     controllers send them. The pool code above is the same for all.
 //   - NewPlan merges the registers a driver needs into few reads; a Block
 //     holds what they returned and decodes typed values by address.
 //   - Exceptions and link failures are *Error values naming endpoint,
 //     unit and register, matching the exported sentinels with errors.Is
 //     (and charger.ErrBadReply / ErrRejected / ErrNotSupported where they
-//     apply).
+//     apply), whatever the framing.
 package modbusx
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"log/slog"
@@ -26,18 +32,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/simonvetter/modbus"
 )
 
 // Framing is how requests are framed on the TCP stream.
 type Framing uint8
 
-// Framings: Modbus TCP (MBAP header), or RTU frames with CRC tunnelled
-// over TCP, as transparent RS485 gateways do.
+// Framings: Modbus TCP (MBAP header), RTU frames with CRC tunnelled over
+// TCP as transparent RS485 gateways do, or Modbus ASCII lines through
+// such a gateway (functions 01, 03, 04, 05, 06 and 16; a request echoed
+// back by the gateway is skipped once).
 const (
 	TCP Framing = iota
 	RTUOverTCP
+	ASCIIOverTCP
 )
 
 // Endpoint is one device (unit) behind an address.
@@ -143,6 +150,8 @@ func (p *Pool) Client(ep Endpoint) (*Client, error) {
 	case TCP:
 	case RTUOverTCP:
 		scheme = "rtuovertcp"
+	case ASCIIOverTCP:
+		scheme = "asciiovertcp"
 	default:
 		return nil, fmt.Errorf("modbus endpoint %q: unknown framing %d", ep.Address, ep.Framing)
 	}
@@ -157,7 +166,7 @@ func (p *Pool) Client(ep Endpoint) (*Client, error) {
 	}
 	c := p.conns[key]
 	if c == nil {
-		c = &conn{pool: p, key: key, sem: make(chan struct{}, 1)}
+		c = &conn{pool: p, key: key, framing: ep.Framing, addr: ep.Address, sem: make(chan struct{}, 1)}
 		p.conns[key] = c
 	}
 	c.refs++
@@ -202,13 +211,15 @@ func (p *Pool) backoff(fails int) time.Duration {
 type conn struct {
 	pool    *Pool
 	key     string
+	framing Framing
+	addr    string
 	timeout atomic.Int64 // I/O deadline for the next dial
 	refs    int          // guarded by pool.mu
 
 	sem      chan struct{}
-	mc       *modbus.ModbusClient // nil when not connected
-	used     bool                 // a request was answered on mc
-	fails    int                  // consecutive failures
+	link     link // nil when not connected
+	used     bool // a request was answered on link
+	fails    int  // consecutive failures
 	nextDial time.Time
 	lastErr  error
 	lastUse  time.Time
@@ -218,8 +229,8 @@ type conn struct {
 
 // exec runs fn on the connection, dialing first if needed. A read that
 // fails because the peer closed an idle-looking connection is retried
-// once on a fresh one.
-func (c *conn) exec(unit uint8, read bool, fn func(*modbus.ModbusClient) error) (kind, cause error) {
+// once on a fresh one, while ctx lasts.
+func (c *conn) exec(ctx context.Context, unit uint8, read bool, fn func(context.Context, link) error) (kind, cause error) {
 	if c.closed {
 		return ErrClosed, nil
 	}
@@ -228,16 +239,16 @@ func (c *conn) exec(unit uint8, read bool, fn func(*modbus.ModbusClient) error) 
 	}
 	defer c.armIdle()
 	for attempt := 0; ; attempt++ {
-		if c.mc == nil {
-			if err := c.dial(); err != nil {
+		if c.link == nil {
+			if err := c.dial(ctx); err != nil {
 				return ErrUnreachable, err
 			}
 		}
 		reused := c.used
-		if err := c.mc.SetUnitId(unit); err != nil {
+		if err := c.link.setUnit(unit); err != nil {
 			return ErrBadRequest, err
 		}
-		err := fn(c.mc)
+		err := fn(ctx, c.link)
 		c.pool.requests.Add(1)
 		c.lastUse = time.Now()
 		var kind, cause error
@@ -251,27 +262,20 @@ func (c *conn) exec(unit uint8, read bool, fn func(*modbus.ModbusClient) error) 
 		}
 		c.pool.log.Debug("dropping connection", "conn", c.key, "unit", unit, "err", err)
 		c.drop(err)
-		if !(read && reused && attempt == 0 && peerClosed(err)) {
+		if !(read && reused && attempt == 0 && peerClosed(err)) || ctx.Err() != nil {
 			return kind, cause
 		}
 	}
 }
 
-func (c *conn) dial() error {
+func (c *conn) dial(ctx context.Context) error {
 	now := time.Now()
 	if now.Before(c.nextDial) {
 		return fmt.Errorf("next attempt in %s, last error: %w",
 			c.nextDial.Sub(now).Round(time.Millisecond), c.lastErr)
 	}
 	c.pool.dials.Add(1)
-	mc, err := modbus.NewClient(&modbus.ClientConfiguration{
-		URL:     c.key,
-		Timeout: time.Duration(c.timeout.Load()),
-		Logger:  c.pool.libLog,
-	})
-	if err == nil {
-		err = mc.Open()
-	}
+	l, err := c.pool.openLink(ctx, c.framing, c.key, c.addr, time.Duration(c.timeout.Load()))
 	if err != nil {
 		c.fails++
 		c.lastErr = err
@@ -279,7 +283,7 @@ func (c *conn) dial() error {
 		return err
 	}
 	c.pool.open.Add(1)
-	c.mc, c.used = mc, false
+	c.link, c.used = l, false
 	return nil
 }
 
@@ -291,15 +295,15 @@ func (c *conn) drop(err error) {
 }
 
 func (c *conn) close() {
-	if c.mc != nil {
-		_ = c.mc.Close()
-		c.mc, c.used = nil, false
+	if c.link != nil {
+		_ = c.link.close()
+		c.link, c.used = nil, false
 		c.pool.open.Add(-1)
 	}
 }
 
 func (c *conn) armIdle() {
-	if c.mc == nil || c.closed {
+	if c.link == nil || c.closed {
 		return
 	}
 	d := c.pool.cfg.IdleTimeout
@@ -318,15 +322,15 @@ func (c *conn) idleClose() {
 		return
 	}
 	defer func() { <-c.sem }()
-	if c.mc != nil && time.Since(c.lastUse) >= c.pool.cfg.IdleTimeout {
+	if c.link != nil && time.Since(c.lastUse) >= c.pool.cfg.IdleTimeout {
 		c.pool.log.Debug("closing idle connection", "conn", c.key)
 		c.close()
 	}
 }
 
 // shutdown closes for good. A request in flight (perhaps abandoned by
-// its caller) cannot be interrupted, as the library holds the socket
-// until its own deadline: then the close happens when it ends.
+// its caller) may hold the socket until its deadline (the library's
+// links cannot be interrupted): then the close happens when it ends.
 func (c *conn) shutdown() {
 	final := func() {
 		defer func() { <-c.sem }()

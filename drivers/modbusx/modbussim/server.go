@@ -34,7 +34,8 @@ type Config struct {
 	TickEvery time.Duration
 	// Listen, if set, replaces the library server: it serves addr and
 	// returns the bound address and how to stop. Simulators of a framing
-	// the library does not speak (RTU over TCP) use it.
+	// the library does not serve (RTU or ASCII over TCP) use it, most
+	// simply through ListenStream.
 	Listen func(addr string) (bound string, stop func() error, err error)
 	// LogAttrs are added to the "simulator listening" record.
 	LogAttrs []any

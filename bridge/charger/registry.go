@@ -82,3 +82,19 @@ func RegisterSimulator(s Simulator) { simulators.Add("simulator", s.Name, s) }
 
 // Simulators returns all registered simulators sorted by name.
 func Simulators() []Simulator { return simulators.Values() }
+
+// NewOptionsOf makes a Driver.NewOptions from the function that returns
+// a driver's default options by value.
+func NewOptionsOf[T any](defaults func() T) func() any {
+	return func() any { o := defaults(); return &o }
+}
+
+// OptionsOr returns the options the config loader decoded (a *T), or the
+// defaults when there are none: tests and the demo build drivers without
+// a config file.
+func OptionsOr[T any](opts any, defaults func() T) T {
+	if p, ok := opts.(*T); ok && p != nil {
+		return *p
+	}
+	return defaults()
+}

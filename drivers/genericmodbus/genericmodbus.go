@@ -46,7 +46,7 @@ func init() {
 		Title:               "Generic Modbus TCP charger (YAML definition)",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         502,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
 			o, ok := opts.(*Options)
 			if !ok || o == nil {

@@ -56,13 +56,9 @@ func init() {
 		Title:               "MQTT topics (plain number or JSON), e.g. Home Assistant sensors",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         1883,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s meter.Settings, opts any, log *slog.Logger) (meter.Meter, error) {
-			o := DefaultOptions()
-			if p, ok := opts.(*Options); ok && p != nil {
-				o = *p
-			}
-			return New(s, o, log)
+			return New(s, charger.OptionsOr(opts, DefaultOptions), log)
 		},
 	})
 	charger.RegisterSimulator(charger.Simulator{

@@ -71,7 +71,7 @@ func init() {
 		Title:               "OpenEVSE (WiFi gateway v4+, HTTP)",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         80,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
 			o, _ := opts.(*Options)
 			return New(s, o, log)

@@ -77,13 +77,9 @@ func init() {
 		Title:               "Wallbox Quasar 1 (bidirectional DC), Modbus TCP",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         defaultPort,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
-			o := DefaultOptions()
-			if p, ok := opts.(*Options); ok && p != nil {
-				o = *p
-			}
-			return New(s, o, log, modbusx.Shared())
+			return New(s, charger.OptionsOr(opts, DefaultOptions), log, modbusx.Shared())
 		},
 	})
 	charger.RegisterSimulator(charger.Simulator{

@@ -119,7 +119,7 @@ func init() {
 		Title:               "SMA EV Charger (EVC7.4/EVC22, REST API fw ≥ 1.2.23)",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         80,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
 			o, _ := opts.(*Options)
 			return New(s, o, log)

@@ -49,13 +49,9 @@ func init() {
 		Title:               "SunSpec inverter or meter (models 101-103, 201-204), Modbus TCP",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         defaultPort,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s meter.Settings, opts any, log *slog.Logger) (meter.Meter, error) {
-			o := DefaultOptions()
-			if p, ok := opts.(*Options); ok && p != nil {
-				o = *p
-			}
-			return New(s, o, log, modbusx.Shared())
+			return New(s, charger.OptionsOr(opts, DefaultOptions), log, modbusx.Shared())
 		},
 	})
 	charger.RegisterSimulator(charger.Simulator{

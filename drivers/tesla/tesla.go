@@ -57,7 +57,7 @@ func init() {
 		Title:               "Tesla Wall Connector Gen 3 (read-only, HTTP)",
 		DefaultPollInterval: 5 * time.Second,
 		DefaultPort:         80,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
 			o, _ := opts.(*Options)
 			return New(s, o, log)

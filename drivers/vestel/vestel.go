@@ -60,12 +60,9 @@ func init() {
 		Title:               "Vestel EVC04 / Webasto Unite, Modbus TCP",
 		DefaultPollInterval: 2 * time.Second,
 		DefaultPort:         defaultPort,
-		NewOptions:          func() any { o := DefaultOptions(); return &o },
+		NewOptions:          charger.NewOptionsOf(DefaultOptions),
 		New: func(s charger.Settings, opts any, log *slog.Logger) (charger.Charger, error) {
-			o := DefaultOptions()
-			if p, ok := opts.(*Options); ok && p != nil {
-				o = *p
-			}
+			o := charger.OptionsOr(opts, DefaultOptions)
 			c, err := New(s, o, log, modbusx.Shared())
 			switch {
 			case err != nil:

@@ -1,9 +1,7 @@
 package generichttp
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/drivertest"
 	"github.com/evbridge/evbridge/drivers/goe"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
@@ -57,13 +56,7 @@ func unwrap(c charger.Charger) *Driver {
 	return c.(interface{ driver() *Driver }).driver()
 }
 
-func dump(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%+v", v)
-	}
-	return string(b)
-}
+func dump(v any) string { return drivertest.Dump(v) }
 
 // eventually polls until cond holds; the deadline only catches a hang.
 func eventually(t testing.TB, what string, cond func() (bool, any)) {

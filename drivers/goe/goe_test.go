@@ -1,9 +1,7 @@
 package goe
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/drivertest"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -46,30 +45,12 @@ func eventually(t *testing.T, what string, cond func() (bool, any)) {
 	}
 }
 
-func dump(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%+v", v)
-	}
-	return string(b)
-}
+func dump(v any) string { return drivertest.Dump(v) }
 
 // consistentPoll polls between two equal snapshots, so the reading and the
-// snapshot describe the same logic tick.
+// snapshot describe the same tick.
 func consistentPoll(t *testing.T, s *Simulator, d charger.Charger) (charger.State, SimSnapshot) {
-	t.Helper()
-	for range 50 {
-		before := s.Snapshot()
-		st, err := d.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after := s.Snapshot(); reflect.DeepEqual(before, after) {
-			return st, after
-		}
-	}
-	t.Fatal("no quiet moment between simulator ticks")
-	return charger.State{}, SimSnapshot{}
+	return drivertest.ConsistentPoll(t, s.Snapshot, d.Poll)
 }
 
 func pollUntil(t *testing.T, d charger.Charger, what string, cond func(charger.State) bool) charger.State {

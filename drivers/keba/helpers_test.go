@@ -1,11 +1,9 @@
 package keba
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"reflect"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/drivertest"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -102,13 +101,7 @@ func eventually(t testing.TB, what string, cond func() (bool, any)) {
 	}
 }
 
-func dump(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%+v", v)
-	}
-	return string(b)
-}
+func dump(v any) string { return drivertest.Dump(v) }
 
 func pollUntil(t testing.TB, d *Driver, what string, cond func(charger.State) bool) charger.State {
 	t.Helper()
@@ -125,21 +118,9 @@ func pollUntil(t testing.TB, d *Driver, what string, cond func(charger.State) bo
 }
 
 // consistentPoll polls between two equal snapshots, so the reading and the
-// snapshot describe the same logic tick.
+// snapshot describe the same tick.
 func consistentPoll(t *testing.T, s *Simulator, d *Driver) (charger.State, SimSnapshot) {
-	t.Helper()
-	for range 50 {
-		before := s.Snapshot()
-		st, err := d.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after := s.Snapshot(); reflect.DeepEqual(before, after) {
-			return st, after
-		}
-	}
-	t.Fatal("no quiet moment between simulator ticks")
-	return charger.State{}, SimSnapshot{}
+	return drivertest.ConsistentPoll(t, s.Snapshot, d.Poll)
 }
 
 // recorder collects the commands a simulator took.

@@ -2,8 +2,6 @@ package ocpp
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/drivertest"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -168,13 +167,7 @@ func simUntil(t testing.TB, s *ChargePointSim, what string, cond func(SimSnapsho
 	return sn
 }
 
-func dump(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%+v", v)
-	}
-	return string(b)
-}
+func dump(v any) string { return drivertest.Dump(v) }
 
 func charging(st charger.State) bool {
 	return st.Status == charger.StatusCharging && len(st.Currents) == 3 && st.Currents[0] > 15

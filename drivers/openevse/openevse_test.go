@@ -1,7 +1,6 @@
 package openevse
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/drivers/drivertest"
 	"github.com/evbridge/evbridge/drivers/simcar"
 )
 
@@ -64,42 +64,16 @@ func pollUntil(t *testing.T, d *Driver, what string, cond func(charger.State) bo
 	return st
 }
 
-func dump(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("%+v", v)
-	}
-	return string(b)
-}
+func dump(v any) string { return drivertest.Dump(v) }
 
 // consistentPoll polls between two equal snapshots, so the reading and the
-// snapshot describe the same meter tick.
+// snapshot describe the same tick.
 func consistentPoll(t *testing.T, s *Simulator, d *Driver) (charger.State, SimSnapshot) {
-	t.Helper()
-	for range 50 {
-		before := s.Snapshot()
-		st, err := d.Poll(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if after := s.Snapshot(); reflect.DeepEqual(before, after) {
-			return st, after
-		}
-	}
-	t.Fatal("no quiet moment between simulator ticks")
-	return charger.State{}, SimSnapshot{}
+	return drivertest.ConsistentPoll(t, s.Snapshot, d.Poll)
 }
 
 // delta is the requests made between two Requests() calls.
-func delta(before, after map[string]int) map[string]int {
-	out := map[string]int{}
-	for k, v := range after {
-		if n := v - before[k]; n != 0 {
-			out[k] = n
-		}
-	}
-	return out
-}
+func delta(before, after map[string]int) map[string]int { return drivertest.Delta(before, after) }
 
 func TestPollMatchesSimulator(t *testing.T) {
 	t.Parallel()

@@ -124,7 +124,7 @@ type Charger struct {
 
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards everything below; no I/O under it
-	rot rotation
+	rot modbusx.Rotation
 	// Firmware variant, once known.
 	detected, wallbe bool
 	// The controller as last read (or written).
@@ -133,7 +133,7 @@ type Charger struct {
 	enabledOn          bool
 	enabledOK          bool
 	serial, name       string
-	auxErr, setErr     string
+	setErr             string
 	loggedMilliamps    bool
 	knownAmps, knownEn bool // what the driver keeps, once known
 	amps               float64
@@ -160,15 +160,15 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
 		if err != nil {
-			panic(fmt.Sprintf("phoenix: static plan: %v", err)) // a bug in this file
+			panic(fmt.Sprintf("phoenix: static Plan: %v", err)) // a bug in this file
 		}
 		return p
 	}
 	c.plans = [2]*modbusx.Plan{plan(statusValues(false)...), plan(statusValues(true)...)}
 	c.setPlan = plan(modbusx.At(regMaxCurrent, modbusx.Uint16))
 	identPlan := plan(modbusx.Text(regSerial, 6), modbusx.Text(regName, 5))
-	c.rot = rotation{
-		slots: []*slot{{name: "serial and name", every: time.Hour, fetch: func(ctx context.Context) (func(), error) {
+	c.rot = modbusx.Rotation{
+		Slots: []*modbusx.Slot{{Name: "serial and name", Every: time.Hour, Fetch: func(ctx context.Context) (func(), error) {
 			b, err := c.cl.ReadPlan(ctx, identPlan)
 			if err != nil {
 				return nil, err
@@ -178,7 +178,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 				c.name, _ = b.String(modbusx.Text(regName, 5))
 			}, nil
 		}}},
-		fallback: &slot{name: "enable coil", fetch: func(ctx context.Context) (func(), error) {
+		Fallback: &modbusx.Slot{Name: "enable coil", Fetch: func(ctx context.Context) (func(), error) {
 			v, err := c.coils.ReadCoils(ctx, coilEnable, 1)
 			if err == nil && len(v) != 1 {
 				err = fmt.Errorf("read coil %d: %d values: %w", coilEnable, len(v), charger.ErrBadReply)
@@ -210,14 +210,14 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	b, err := c.cl.ReadPlan(ctx, plan)
 	if err != nil {
 		c.mu.Lock()
-		c.rot.reset()
+		c.rot.Reset()
 		c.mu.Unlock()
 		return charger.State{}, fmt.Errorf("phoenix: read status: %w", err)
 	}
 	r := decodeStatus(b, wallbe)
 	st := r.state()
 	c.readSetpoint(ctx)
-	c.readRotating(ctx)
+	c.rot.Read(ctx, c.cl, &c.mu, c.log)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r.milliamps && !c.loggedMilliamps {
@@ -284,27 +284,6 @@ func (c *Charger) applyEnabled(on bool) {
 	if !c.knownEn {
 		c.knownEn, c.enabled = true, on
 	}
-}
-
-// readRotating does the poll's third request. Its failure does not fail
-// the poll: the status is what matters, and the value is read again soon.
-func (c *Charger) readRotating(ctx context.Context) {
-	c.mu.Lock()
-	s := c.rot.next(time.Now())
-	s.at = time.Now()
-	c.mu.Unlock()
-	apply, err := s.fetch(ctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		if msg := s.name + ": " + err.Error(); msg != c.auxErr {
-			c.log.Warn("unreadable", "what", s.name, "err", err)
-			c.auxErr = msg
-		}
-		return
-	}
-	c.auxErr = ""
-	apply()
 }
 
 // Close releases the connections.

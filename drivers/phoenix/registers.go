@@ -1,9 +1,6 @@
 package phoenix
 
 import (
-	"context"
-	"time"
-
 	"github.com/evbridge/evbridge/drivers/modbusx"
 )
 
@@ -80,42 +77,4 @@ func planConfig() modbusx.PlanConfig {
 	c.Boundaries = append(c.Boundaries, modbusx.Illegal(modbusx.Input, regStatus, inputEndWallbe-regStatus)...)
 	c.Boundaries = append(c.Boundaries, modbusx.Illegal(modbusx.Holding, regActual, identEnd-regActual)...)
 	return c
-}
-
-// slot is one read that shares the last request of a poll with others:
-// what it read stays in use until it is read again.
-type slot struct {
-	name  string
-	every time.Duration // how often it is due
-	at    time.Time     // last attempt
-	// fetch does the read and returns what applies it; apply runs with
-	// the driver's lock held.
-	fetch func(ctx context.Context) (apply func(), err error)
-}
-
-// rotation picks each poll's last read: the first slot due, else the
-// fallback, which is read first of all.
-type rotation struct {
-	slots    []*slot
-	fallback *slot
-}
-
-func (r *rotation) next(now time.Time) *slot {
-	if r.fallback.at.IsZero() {
-		return r.fallback
-	}
-	for _, s := range r.slots {
-		if s.at.IsZero() || now.Sub(s.at) >= s.every {
-			return s
-		}
-	}
-	return r.fallback
-}
-
-// reset makes every slot due, after a lost connection.
-func (r *rotation) reset() {
-	for _, s := range r.slots {
-		s.at = time.Time{}
-	}
-	r.fallback.at = time.Time{}
 }

@@ -128,11 +128,10 @@ type Charger struct {
 
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards everything below; no I/O under it
-	rot rotation
+	rot modbusx.Rotation
 	// The charger as last read.
 	ctrl             controlRegs
 	firmware, serial string
-	auxErr           string
 	// held is true while the driver knows it holds remote control with
 	// current setpoints (81 = 1, 83 = 0).
 	held bool
@@ -158,7 +157,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
 		if err != nil {
-			panic(fmt.Sprintf("wallbox_quasar: static plan: %v", err)) // a bug in registers.go
+			panic(fmt.Sprintf("wallbox_quasar: static Plan: %v", err)) // a bug in registers.go
 		}
 		return p
 	}
@@ -166,14 +165,14 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	c.actionPlan = plan(actionValues()...)
 	c.ctrlPlan = plan(modbusx.At(regControl, modbusx.Uint16), modbusx.At(regAutostart, modbusx.Uint16),
 		modbusx.At(regSetpointTyp, modbusx.Uint16))
-	c.rot = rotation{
-		slots: []*slot{
-			{name: "identity", every: time.Hour, apply: c.applyIdentity,
-				plan: plan(modbusx.At(regFirmware, modbusx.Uint16), modbusx.At(regSerialHi, modbusx.Uint32))},
-			{name: "idle timeout", every: time.Minute, apply: c.applyIdle,
-				plan: plan(modbusx.At(regIdleTimeout, modbusx.Uint16))},
+	c.rot = modbusx.Rotation{
+		Slots: []*modbusx.Slot{
+			{Name: "identity", Every: time.Hour, Apply: c.applyIdentity,
+				Plan: plan(modbusx.At(regFirmware, modbusx.Uint16), modbusx.At(regSerialHi, modbusx.Uint32))},
+			{Name: "idle timeout", Every: time.Minute, Apply: c.applyIdle,
+				Plan: plan(modbusx.At(regIdleTimeout, modbusx.Uint16))},
 		},
-		fallback: &slot{name: "control registers", plan: c.ctrlPlan, apply: c.applyControl},
+		Fallback: &modbusx.Slot{Name: "control registers", Plan: c.ctrlPlan, Apply: c.applyControl},
 	}
 	var err error
 	if c.cl, err = pool.Client(modbusx.Endpoint{Address: addr, Unit: uint8(o.UnitID), Timeout: s.Timeout}); err != nil {
@@ -191,13 +190,13 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	}
 	if err != nil {
 		c.mu.Lock()
-		c.rot.reset()
+		c.rot.Reset()
 		c.held = false // the charger may have gone idle meanwhile
 		c.mu.Unlock()
 		return charger.State{}, fmt.Errorf("wallbox_quasar: read status: %w", err)
 	}
 	r := decodeStatus(b)
-	c.readRotating(ctx)
+	c.rot.Read(ctx, c.cl, &c.mu, c.log)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := r.state(c.ctrl)
@@ -218,27 +217,6 @@ func (c *Charger) readInto(ctx context.Context, p *modbusx.Plan, b *modbusx.Bloc
 		b.Put(r.Table, r.Addr, regs)
 	}
 	return nil
-}
-
-// readRotating does the poll's third request. Its failure does not fail
-// the poll: the status is what matters, and the group is read again soon.
-func (c *Charger) readRotating(ctx context.Context) {
-	c.mu.Lock()
-	s := c.rot.next(time.Now())
-	s.at = time.Now()
-	c.mu.Unlock()
-	b, err := c.cl.ReadPlan(ctx, s.plan)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		if msg := s.name + ": " + err.Error(); msg != c.auxErr {
-			c.log.Warn("registers unreadable", "what", s.name, "err", err)
-			c.auxErr = msg
-		}
-		return
-	}
-	c.auxErr = ""
-	s.apply(b)
 }
 
 func (c *Charger) applyControl(b *modbusx.Block) {

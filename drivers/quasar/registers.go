@@ -1,8 +1,6 @@
 package quasar
 
 import (
-	"time"
-
 	"github.com/evbridge/evbridge/drivers/modbusx"
 )
 
@@ -95,42 +93,4 @@ func planConfig() modbusx.PlanConfig {
 		c.Boundaries = append(c.Boundaries, modbusx.Illegal(modbusx.Holding, b[0], b[1]-b[0])...)
 	}
 	return c
-}
-
-// slot is one read that takes turns with others as a poll's third
-// request; what it read stays in use until it is read again.
-type slot struct {
-	name  string
-	plan  *modbusx.Plan
-	every time.Duration // how often it is due
-	at    time.Time     // last attempt
-	// apply takes in a successful read; the driver's lock is held.
-	apply func(*modbusx.Block)
-}
-
-// rotation picks each poll's third request: the fallback first of all,
-// then any slot that is due, else the fallback again.
-type rotation struct {
-	slots    []*slot
-	fallback *slot
-}
-
-func (r *rotation) next(now time.Time) *slot {
-	if r.fallback.at.IsZero() {
-		return r.fallback
-	}
-	for _, s := range r.slots {
-		if s.at.IsZero() || now.Sub(s.at) >= s.every {
-			return s
-		}
-	}
-	return r.fallback
-}
-
-// reset makes every slot due, after a lost connection.
-func (r *rotation) reset() {
-	for _, s := range r.slots {
-		s.at = time.Time{}
-	}
-	r.fallback.at = time.Time{}
 }

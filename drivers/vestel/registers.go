@@ -1,8 +1,6 @@
 package vestel
 
 import (
-	"time"
-
 	"github.com/evbridge/evbridge/drivers/modbusx"
 )
 
@@ -113,44 +111,4 @@ func planConfig() modbusx.PlanConfig {
 		c.Boundaries = append(c.Boundaries, modbusx.Illegal(b.t, b.start, b.end-b.start)...)
 	}
 	return c
-}
-
-// slot is one read that shares the last request of a poll with others:
-// what it read stays in use until it is read again.
-type slot struct {
-	name  string
-	plan  *modbusx.Plan
-	every time.Duration // how often it is due
-	at    time.Time     // last attempt
-	// apply takes in what a successful read returned; the driver's lock
-	// is held.
-	apply func(*modbusx.Block)
-}
-
-// rotation picks each poll's last read: the first slot due, else the
-// fallback (the setpoint, which is worth reading most often).
-type rotation struct {
-	slots    []*slot
-	fallback *slot
-}
-
-func (r *rotation) next(now time.Time) *slot {
-	if r.fallback.at.IsZero() {
-		return r.fallback
-	}
-	for _, s := range r.slots {
-		if s.at.IsZero() || now.Sub(s.at) >= s.every {
-			return s
-		}
-	}
-	return r.fallback
-}
-
-// reset makes every slot due: after a lost connection everything is
-// re-read (the phase switch, for one, resets when the master disconnects).
-func (r *rotation) reset() {
-	for _, s := range r.slots {
-		s.at = time.Time{}
-	}
-	r.fallback.at = time.Time{}
 }

@@ -127,7 +127,7 @@ type Charger struct {
 
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards everything below; no I/O under it
-	rot rotation
+	rot modbusx.Rotation
 	// The station as last read (or written).
 	setpoint          float64
 	setpointOK        bool
@@ -135,7 +135,6 @@ type Charger struct {
 	installPhases     int // 1 or 3; 0 unknown
 	fsCurrent, fsTime int // -1 unknown
 	identity          charger.Identity
-	auxErr            string
 	// What the driver keeps the station set to, once known.
 	sp         setpoint.Setpoint
 	wantPhases int
@@ -159,25 +158,25 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
 		if err != nil {
-			panic(fmt.Sprintf("vestel: static plan: %v", err)) // a bug in this file
+			panic(fmt.Sprintf("vestel: static Plan: %v", err)) // a bug in this file
 		}
 		return p
 	}
 	c.statusPlan = plan(statusValues()...)
 	ids := identityValues()
-	c.rot = rotation{
-		slots: []*slot{
-			{name: "identity", plan: plan(ids[:4]...), every: time.Hour, apply: c.applyIdentity},
-			{name: "firmware", plan: plan(ids[4]), every: time.Hour, apply: c.applyIdentity},
-			{name: "installation", plan: plan(in(modbusx.At(regPhaseCount, modbusx.Uint16))), every: time.Hour, apply: c.applyInstall},
-			{name: "failsafe settings", plan: plan(modbusx.At(regFailsafeCurrent, modbusx.Uint16), modbusx.At(regFailsafeTimeout, modbusx.Uint16)),
-				every: time.Minute, apply: c.applyFailsafe},
+	c.rot = modbusx.Rotation{
+		Slots: []*modbusx.Slot{
+			{Name: "identity", Plan: plan(ids[:4]...), Every: time.Hour, Apply: c.applyIdentity},
+			{Name: "firmware", Plan: plan(ids[4]), Every: time.Hour, Apply: c.applyIdentity},
+			{Name: "installation", Plan: plan(in(modbusx.At(regPhaseCount, modbusx.Uint16))), Every: time.Hour, Apply: c.applyInstall},
+			{Name: "failsafe settings", Plan: plan(modbusx.At(regFailsafeCurrent, modbusx.Uint16), modbusx.At(regFailsafeTimeout, modbusx.Uint16)),
+				Every: time.Minute, Apply: c.applyFailsafe},
 		},
-		fallback: &slot{name: "setpoint", plan: plan(modbusx.At(regChargingCurrent, modbusx.Uint16)), apply: c.applySetpoint},
+		Fallback: &modbusx.Slot{Name: "setpoint", Plan: plan(modbusx.At(regChargingCurrent, modbusx.Uint16)), Apply: c.applySetpoint},
 	}
 	if o.PhaseSwitching {
-		c.rot.slots = append(c.rot.slots, &slot{name: "phase switch", plan: plan(modbusx.At(regPhaseSwitch, modbusx.Uint16)),
-			every: 10 * time.Second, apply: c.applyPhaseSwitch})
+		c.rot.Slots = append(c.rot.Slots, &modbusx.Slot{Name: "phase switch", Plan: plan(modbusx.At(regPhaseSwitch, modbusx.Uint16)),
+			Every: 10 * time.Second, Apply: c.applyPhaseSwitch})
 	}
 	var err error
 	if c.cl, err = pool.Client(modbusx.Endpoint{Address: addr, Unit: uint8(o.UnitID), Timeout: s.Timeout}); err != nil {
@@ -191,12 +190,12 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	b, err := c.cl.ReadPlan(ctx, c.statusPlan)
 	if err != nil {
 		c.mu.Lock()
-		c.rot.reset()
+		c.rot.Reset()
 		c.mu.Unlock()
 		return charger.State{}, fmt.Errorf("vestel: read status: %w", err)
 	}
 	st := decodeStatus(b).state()
-	c.readRotating(ctx)
+	c.rot.Read(ctx, c.cl, &c.mu, c.log)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.Identity = c.identity
@@ -217,27 +216,6 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 		st.Phases = charger.Ptr(c.installPhases)
 	}
 	return st, nil
-}
-
-// readRotating does the poll's third request. Its failure does not fail
-// the poll: the status is what matters, and the value is read again soon.
-func (c *Charger) readRotating(ctx context.Context) {
-	c.mu.Lock()
-	s := c.rot.next(time.Now())
-	s.at = time.Now()
-	c.mu.Unlock()
-	b, err := c.cl.ReadPlan(ctx, s.plan)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		if msg := s.name + ": " + err.Error(); msg != c.auxErr {
-			c.log.Warn("register unreadable", "what", s.name, "err", err)
-			c.auxErr = msg
-		}
-		return
-	}
-	c.auxErr = ""
-	s.apply(b)
 }
 
 func (c *Charger) applyIdentity(b *modbusx.Block) { decodeIdentity(b, &c.identity) }

@@ -53,7 +53,7 @@ func newDriver(t testing.TB, s *Simulator, pool *modbusx.Pool, edit func(*Option
 func pollN(t testing.TB, c *Charger) charger.State {
 	t.Helper()
 	var st charger.State
-	for range len(c.rot.slots) + 2 {
+	for range c.rot.Len() + 1 {
 		st = poll(t, c)
 	}
 	return st

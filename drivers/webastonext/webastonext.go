@@ -113,11 +113,10 @@ type Charger struct {
 
 	wmu sync.Mutex // serializes writes
 	mu  sync.Mutex // guards everything below; no I/O under it
-	rot rotation
+	rot modbusx.Rotation
 	// The station as last read (or written).
 	limit           float64 // 1100, A; 0 unknown
 	safe, comTimout int     // -1 unknown
-	auxErr          string
 	// What the driver keeps the station set to, once commanded.
 	sp setpoint.Setpoint
 }
@@ -140,7 +139,7 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	plan := func(vs ...modbusx.Value) *modbusx.Plan {
 		p, err := modbusx.NewPlan(cfg, modbusx.Spans(vs...)...)
 		if err != nil {
-			panic(fmt.Sprintf("webasto_next: static plan: %v", err)) // a bug in this file
+			panic(fmt.Sprintf("webasto_next: static Plan: %v", err)) // a bug in this file
 		}
 		return p
 	}
@@ -149,10 +148,10 @@ func New(s charger.Settings, o Options, log *slog.Logger, pool *modbusx.Pool) (*
 	for a := uint16(regMaxCurrent); a < limitsEnd; a += 2 {
 		limits = append(limits, modbusx.At(a, modbusx.Uint16))
 	}
-	c.rot = rotation{
-		slots: []*slot{{name: "safe current and timeout", every: time.Minute, apply: c.applySettings,
-			plan: plan(modbusx.At(regSafeCurrent, modbusx.Uint16), modbusx.At(regComTimeout, modbusx.Uint16))}},
-		fallback: &slot{name: "current limits", plan: plan(limits...), apply: c.applyLimits},
+	c.rot = modbusx.Rotation{
+		Slots: []*modbusx.Slot{{Name: "safe current and timeout", Every: time.Minute, Apply: c.applySettings,
+			Plan: plan(modbusx.At(regSafeCurrent, modbusx.Uint16), modbusx.At(regComTimeout, modbusx.Uint16))}},
+		Fallback: &modbusx.Slot{Name: "current limits", Plan: plan(limits...), Apply: c.applyLimits},
 	}
 	var err error
 	if c.cl, err = pool.Client(modbusx.Endpoint{Address: addr, Unit: uint8(o.UnitID), Timeout: s.Timeout}); err != nil {
@@ -166,12 +165,12 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 	b, err := c.cl.ReadPlan(ctx, c.statusPlan)
 	if err != nil {
 		c.mu.Lock()
-		c.rot.reset()
+		c.rot.Reset()
 		c.mu.Unlock()
 		return charger.State{}, fmt.Errorf("webasto_next: read status: %w", err)
 	}
 	st := decodeStatus(b).state()
-	c.readRotating(ctx)
+	c.rot.Read(ctx, c.cl, &c.mu, c.log)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st.Brand, st.Model = "Webasto", "Next"
@@ -190,27 +189,6 @@ func (c *Charger) Poll(ctx context.Context) (charger.State, error) {
 		}
 	}
 	return st, nil
-}
-
-// readRotating does the poll's third request. Its failure does not fail
-// the poll: the status is what matters, and the value is read again soon.
-func (c *Charger) readRotating(ctx context.Context) {
-	c.mu.Lock()
-	s := c.rot.next(time.Now())
-	s.at = time.Now()
-	c.mu.Unlock()
-	b, err := c.cl.ReadPlan(ctx, s.plan)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		if msg := s.name + ": " + err.Error(); msg != c.auxErr {
-			c.log.Warn("registers unreadable", "what", s.name, "err", err)
-			c.auxErr = msg
-		}
-		return
-	}
-	c.auxErr = ""
-	s.apply(b)
 }
 
 func (c *Charger) applyLimits(b *modbusx.Block) {

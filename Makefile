@@ -21,20 +21,16 @@ lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
 
-## fuzz: a short run of every fuzz target.
+## fuzz: a short run (FUZZTIME each) of every fuzz target in the tree,
+## found with go test -list, so a new one is never left out.
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParseSetJSON -fuzztime 30s ./bridge/
-	$(GO) test -run XXX -fuzz FuzzParseStatus -fuzztime 30s ./drivers/goe/
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./bridge/config/
-	$(GO) test -run XXX -fuzz FuzzV1ParseStatus -fuzztime 30s ./drivers/goe/
-	$(GO) test -run XXX -fuzz FuzzParseStatus -fuzztime 30s ./drivers/openevse/
-	$(GO) test -run XXX -fuzz FuzzParseProps -fuzztime 30s ./drivers/openevse/
-	$(GO) test -run XXX -fuzz FuzzParseVitals -fuzztime 30s ./drivers/tesla/
-	$(GO) test -run XXX -fuzz FuzzDecodeBlock -fuzztime 30s ./drivers/modbusx/
-	$(GO) test -run XXX -fuzz FuzzDecodeModel -fuzztime 30s ./drivers/sunspec/
-	$(GO) test -run XXX -fuzz FuzzParseEMStatus -fuzztime 30s ./drivers/shelly/
-	$(GO) test -run XXX -fuzz FuzzReading -fuzztime 30s ./drivers/httpmeter/
-	$(GO) test -run XXX -fuzz FuzzPayload -fuzztime 30s ./drivers/mqttmeter/
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 ## bench: the benchmarks whose numbers go into issue notes.
 bench:

@@ -2,6 +2,7 @@ package ablemh
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -65,7 +66,8 @@ func TestWireFrames(t *testing.T) {
 }
 
 // FuzzReport feeds arbitrary status answers to the report decoder and
-// the state mapping: neither may panic.
+// the state mapping: neither may panic, nor make an impossible current
+// or power.
 func FuzzReport(f *testing.F) {
 	f.Add([]byte{0x2E, 0xB2, 0x91, 0x0B, 0x03, 0xE8, 0x03, 0xE8, 0x03, 0xE8}, uint8(1<<5))
 	f.Add([]byte{0x2E, 0xF4, 0x03, 0xE8, 0, 0, 0, 0, 0, 0}, uint8(0))
@@ -78,7 +80,19 @@ func FuzzReport(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = r.state(&identity{}, 0, false)
-		_ = r.state(&identity{flags: flags, flagsOK: true}, uint16(flags)<<8, true)
+		for _, st := range []charger.State{r.state(&identity{}, 0, false),
+			r.state(&identity{flags: flags, flagsOK: true}, uint16(flags)<<8, true)} {
+			if st.CurrentLimit != nil && (math.IsNaN(*st.CurrentLimit) || *st.CurrentLimit < 0 || *st.CurrentLimit > 80) {
+				t.Fatalf("offered current %v from %x", *st.CurrentLimit, data)
+			}
+			for _, a := range st.Currents {
+				if math.IsNaN(a) || a < 0 || a > 409.5 {
+					t.Fatalf("phase current %v from %x", a, data)
+				}
+			}
+			if st.Power != nil && (math.IsNaN(*st.Power) || *st.Power < 0) {
+				t.Fatalf("power %v from %x", *st.Power, data)
+			}
+		}
 	})
 }

@@ -243,10 +243,12 @@ func clip(s string, n int) string {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// clean2 is clean without the length cap, for messages.
+// clean2 is clean without the length cap, for messages: every
+// character that is not printable (C0 and C1 controls, which YAML refuses
+// even in comments, among them) becomes a space.
 func clean2(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
 			return ' '
 		}
 		return r

@@ -179,15 +179,15 @@ func render(t *template.Template, data any) (string, error) {
 func check(c *command, code int, reply []byte) error {
 	if c.check != nil {
 		if doc, err := decodeJSON(reply); err == nil {
-			if v, found := c.check.eval(doc); found {
+			if v, found := c.check.Find(doc); found {
 				if got := textOf(v); got != c.equals {
-					return fmt.Errorf("%w: %s is %q", charger.ErrRejected, c.check.src, truncate(got))
+					return fmt.Errorf("%w: %s is %q", charger.ErrRejected, c.check.String(), truncate(got))
 				}
 				return nil
 			}
 		}
 		if statusOK(c.ok, code) {
-			return fmt.Errorf("%w: reply has no %s: %s", charger.ErrBadReply, c.check.src, snippet(reply))
+			return fmt.Errorf("%w: reply has no %s: %s", charger.ErrBadReply, c.check.String(), snippet(reply))
 		}
 	} else if statusOK(c.ok, code) {
 		return nil

@@ -3,6 +3,7 @@ package generichttp
 import (
 	"errors"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/jsonpath"
 	"math"
 	"net/http"
 	"net/url"
@@ -51,7 +52,7 @@ type read struct {
 type field struct {
 	name     string // e.g. "state.power", for messages
 	from     int    // index into program.reads
-	path     *jsonPath
+	path     *jsonpath.Path
 	tmpl     *template.Template
 	scale    float64
 	cases    []Case
@@ -74,7 +75,7 @@ type command struct {
 	body    *template.Template
 	headers map[string]*template.Template
 	ok      []int
-	check   *jsonPath
+	check   *jsonpath.Path
 	equals  string
 }
 
@@ -235,10 +236,20 @@ func (c *compiler) template(key, text string, funcs template.FuncMap) *template.
 	return t
 }
 
-func (c *compiler) path(key, s string) *jsonPath {
+// parsePath is jsonpath.Parse for a definition: a path must name a value
+// inside the reply, not the whole of it.
+func parsePath(s string) (jsonpath.Path, error) {
+	p, err := jsonpath.Parse(s)
+	if err == nil && p.Empty() {
+		err = fmt.Errorf("path %q names the whole reply, not a value in it", s)
+	}
+	return p, err
+}
+
+func (c *compiler) path(key, s string) *jsonpath.Path {
 	p, err := parsePath(s)
 	if err != nil {
-		c.errf(key, "path %q: %v", s, err)
+		c.errf(key, "%v", err) // the error names the path
 		return nil
 	}
 	return &p

@@ -23,7 +23,7 @@ func TestDefinitionErrors(t *testing.T) {
 		{"unknown field key", strings.Replace(minimal, "{path: state}", "{path: state, pth: x}", 1), "field pth not found"},
 		{"no requests", "state:\n  status: {path: s}\n", "requests: at least one request is needed"},
 		{"no status", "requests:\n  r: {path: /s}\nstate:\n  power: {path: p}\n", "state.status: required"},
-		{"bad path", strings.Replace(minimal, "{path: state}", `{path: "nrg[1"}`, 1), `state.status.path: path "nrg[1": at byte 3: unclosed [`},
+		{"bad path", strings.Replace(minimal, "{path: state}", `{path: "nrg[1"}`, 1), `state.status.path: path "nrg[1" at byte 3: unclosed [`},
 		{"path and template", strings.Replace(minimal, "{path: state}", `{path: a, template: "{{.a}}"}`, 1), "give either path or template"},
 		{"bad template", strings.Replace(minimal, "{path: state}", `{template: "{{.a"}`, 1), "state.status.template"},
 		{"unknown function", strings.Replace(minimal, "{path: state}", `{template: "{{avg .a}}"}`, 1), `function "avg" not defined`},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evbridge/evbridge/drivers/jsonpath"
 	"math"
 	"strconv"
 	"strings"
@@ -46,9 +47,9 @@ func (f *field) eval(doc any) (*value, error) {
 	var text string
 	switch {
 	case f.path != nil:
-		v, ok := f.path.eval(doc)
+		v, ok := f.path.Find(doc)
 		if !ok {
-			return nil, fmt.Errorf("%w at %s", errMissing, f.path.src)
+			return nil, fmt.Errorf("%w at %s", errMissing, f.path.String())
 		}
 		raw, text = v, textOf(v)
 	case f.tmpl != nil:
@@ -173,22 +174,8 @@ func scaled(n, scale float64) float64 {
 	return n * scale
 }
 
-// textOf is how a JSON value reads in a table: strings as they are,
-// numbers as written, arrays and objects as compact JSON.
-func textOf(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
+// textOf is how a JSON value reads in a table.
+func textOf(v any) string { return jsonpath.Text(v) }
 
 func toFloat(v any) (float64, error) {
 	switch x := v.(type) {
@@ -222,7 +209,7 @@ func fieldFuncs() template.FuncMap {
 			if err != nil {
 				return nil, err
 			}
-			v, _ := jp.eval(doc)
+			v, _ := jp.Find(doc)
 			return v, nil
 		},
 		"max": func(list any) (string, error) { return fold(list, math.Max) },

@@ -171,7 +171,7 @@ func TestOptionsValidate(t *testing.T) {
 	bad := map[string]Options{
 		"no value configured":      {},
 		"path is empty":            {Power: &Value{}},
-		"ends with a dot":          {Power: &Value{Path: "a."}},
+		"empty key":                {Power: &Value{Path: "a."}},
 		"at most 3":                {Power: v, Currents: []Value{*v, *v, *v, *v}},
 		"not an http or https URL": {Power: v, URL: "ftp://x/"},
 		"single-line header":       {Power: v, Headers: map[string]string{"X-A": "b\r\nc"}},

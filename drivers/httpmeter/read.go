@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/meter"
-	"github.com/evbridge/evbridge/drivers/httpmeter/jsonpath"
+	"github.com/evbridge/evbridge/drivers/jsonpath"
 )
 
 const (

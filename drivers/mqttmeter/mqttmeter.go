@@ -47,7 +47,7 @@ import (
 
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/meter"
-	"github.com/evbridge/evbridge/drivers/httpmeter/jsonpath"
+	"github.com/evbridge/evbridge/drivers/jsonpath"
 )
 
 func init() {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/evbridge/evbridge/drivers/httpmeter/jsonpath"
+	"github.com/evbridge/evbridge/drivers/jsonpath"
 )
 
 // maxPayload bounds what a payload may be; a bigger one is garbage.

@@ -61,7 +61,7 @@ func TestLookupNumber(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	for _, s := range []string{".a", "a.", "a..b", "a[", "a[x]", "a[-1]", "a[+1]", "a['b]", "a]b[0]x", "a[0]b"} {
+	for _, s := range []string{".a", "a.", "a..b", "a[", "a[x]", "a[+1]", "a['b]", "a]b[0]x", "a[0]b"} {
 		if _, err := Parse(s); err == nil {
 			t.Errorf("Parse(%q) accepted", s)
 		}

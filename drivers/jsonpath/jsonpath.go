@@ -12,7 +12,7 @@
 //	                    nrg.11 is nrg[11]
 //	meter["E total"]    a key with any characters, quoted with " or '
 //
-// The empty path is the whole document.
+// The empty path, and "$" alone, are the whole document.
 package jsonpath
 
 import (
@@ -81,6 +81,9 @@ func Parse(s string) (Path, error) {
 	}
 	if i > 0 && i == len(s) {
 		return fail(i, "empty key")
+	}
+	if s == "$" {
+		return p, nil // the whole document, as the empty path
 	}
 	if strings.HasPrefix(s, "$") {
 		i = 1

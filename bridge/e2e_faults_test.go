@@ -20,6 +20,7 @@ import (
 	"github.com/evbridge/evbridge/bridge/bridgetest"
 	"github.com/evbridge/evbridge/bridge/config"
 	"github.com/evbridge/evbridge/drivers/goe"
+	"github.com/evbridge/evbridge/drivers/mqttmeter"
 )
 
 // While a slow device call is in flight, newer commands replace queued
@@ -113,9 +114,20 @@ func TestBrokerAuthAndTLS(t *testing.T) {
 	cfg.MQTT.Username, cfg.MQTT.Password = "evb", "s3cret"
 	cfg.MQTT.TLS.CAFile = ca
 	cfg.Chargers = []config.Charger{goeCharger("garage", sim.Addr())}
+	// A meter fed by MQTT with no broker of its own reads evbridge's:
+	// over TLS with evbridge's CA and login.
+	mo := mqttmeter.DefaultOptions()
+	mo.Topic = "home/grid/power"
+	cfg.Meters = []config.Meter{{Name: "grid", Driver: "mqtt_topic", Scale: 1, PollInterval: 500 * time.Millisecond,
+		Timeout: time.Second, Options: &mo}}
+	cfg.Site.GridMeter, cfg.Site.Tick = "grid", 500*time.Millisecond
 	startBridge(t, ctx, cfg)
 	sub.WaitFor("evbridge/bridge/state", wait, payloadIs("online"))
 	sub.WaitFor("evbridge/garage/state", wait, nil)
+	sub.Publish("home/grid/power", true, "1234")
+	sub.WaitFor("evbridge/site/state", wait, func(m bridgetest.Message) bool {
+		return strings.Contains(string(m.Payload), `"grid_power":1234`)
+	})
 
 	// Wrong password: the bridge keeps retrying and never publishes.
 	bad := testConfig()

@@ -48,7 +48,10 @@ func newMeterUnit(b *Bridge, mc config.Meter) (*meterUnit, error) {
 		addr = c.HostPort(d.DefaultPort)
 	}
 	local := func() meter.BrokerLogin {
-		return meter.BrokerLogin{URL: b.BrokerURL(), Username: b.cfg.MQTT.Username, Password: b.cfg.MQTT.Password}
+		// The files were read once already when evbridge connected, so an
+		// error here is the same one evbridge's own link reported.
+		tc, _ := tlsConfig(b.cfg.MQTT.TLS)
+		return meter.BrokerLogin{URL: b.BrokerURL(), Username: b.cfg.MQTT.Username, Password: b.cfg.MQTT.Password, TLS: tc}
 	}
 	dev, err := d.New(meter.Settings{Name: mc.Name, Address: addr, Timeout: mc.Timeout, LocalBroker: local}, mc.Options, log)
 	if err != nil {

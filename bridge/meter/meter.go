@@ -6,6 +6,7 @@ package meter
 
 import (
 	"context"
+	"crypto/tls"
 	"github.com/evbridge/evbridge/bridge/registry"
 	"log/slog"
 	"time"
@@ -43,9 +44,11 @@ type Settings struct {
 	LocalBroker func() BrokerLogin
 }
 
-// BrokerLogin is an MQTT broker URL and its credentials.
+// BrokerLogin is an MQTT broker URL, its credentials and, for a TLS
+// broker, evbridge's TLS settings for it (nil: the system's defaults).
 type BrokerLogin struct {
 	URL, Username, Password string
+	TLS                     *tls.Config
 }
 
 // Meter is the one interface every meter driver implements.

@@ -111,6 +111,7 @@ func New(s meter.Settings, o Options, log *slog.Logger) (*Meter, error) {
 			SetAutoReconnect(true).SetConnectRetry(true).
 			SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(30 * time.Second).
 			SetConnectTimeout(max(timeout, time.Second)).SetKeepAlive(30 * time.Second).
+			SetTLSConfig(login.TLS).
 			SetOnConnectHandler(m.onConnect).
 			SetConnectionLostHandler(func(_ paho.Client, err error) {
 				m.mu.Lock()

@@ -22,7 +22,7 @@
 //
 // The broker: the broker option (tcp://, ssl:// with the system's CAs,
 // ws://, wss://); without it, the meter's address as tcp://address (port
-// 1883); without either, evbridge's own broker with evbridge's login
+// 1883); without either, evbridge's own broker with evbridge's login and TLS settings
 // (the add-on's Mosquitto, or the embedded broker), where Home
 // Assistant's mqtt_statestream publishes. The driver connects at its first read, keeps one MQTT
 // client with automatic reconnect, and subscribes again (QoS 0) after

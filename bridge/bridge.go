@@ -67,8 +67,14 @@ type Bridge struct {
 
 	events hub
 	ctx    context.Context
+	cancel context.CancelFunc // ends ctx: every worker started by Start
 	store  *store.Store
-	site   *siteLoop // nil when the controller is off
+
+	// tasks counts the goroutines that may still touch devices or the
+	// state file, so that Stop returns only after the last of them.
+	tasks    sync.WaitGroup
+	stopping bool      // under mu; no new task starts once set
+	site     *siteLoop // nil when the controller is off
 
 	unitsMu sync.RWMutex
 	pending map[string]Candidate // discovered, not yet accepted, by candidate id
@@ -152,6 +158,7 @@ func (b *Bridge) BrokerURL() string {
 // connection and the charger workers, and returns; Run waits for ctx.
 func (b *Bridge) Start(ctx context.Context) error {
 	b.started = time.Now()
+	ctx, b.cancel = context.WithCancel(ctx)
 	if b.cfg.MQTT.Broker == "" {
 		br, err := StartEmbeddedBroker(b.cfg.MQTT.Embedded.Listen, b.log)
 		if err != nil {
@@ -185,8 +192,20 @@ func (b *Bridge) Start(ctx context.Context) error {
 	if b.site != nil {
 		b.site.start(ctx)
 	}
-	go b.runDiscovery(ctx)
+	b.spawn(func() { b.runDiscovery(ctx) })
 	return nil
+}
+
+// spawn runs f in a goroutine that Stop waits for. Once Stop has begun it
+// runs nothing and reports false.
+func (b *Bridge) spawn(f func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopping {
+		return false
+	}
+	b.tasks.Go(f)
+	return true
 }
 
 // Run starts the bridge and blocks until ctx ends, then says goodbye on
@@ -200,9 +219,30 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return nil
 }
 
-// Stop publishes the bridge as offline and closes the connection and the
-// embedded broker. Workers stop with the context given to Start.
+// stopWait bounds how long Stop waits for workers; every blocking call
+// they make takes the context, so this is only reached by a bug.
+const stopWait = 10 * time.Second
+
+// Stop ends every worker and waits for them (so that no state write
+// outlives it), then publishes the bridge as offline and closes the
+// connection and the embedded broker.
 func (b *Bridge) Stop() {
+	b.mu.Lock()
+	b.stopping = true
+	b.mu.Unlock()
+	if b.cancel != nil {
+		b.cancel()
+	}
+	done := make(chan struct{})
+	go func() {
+		b.tasks.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopWait):
+		b.log.Error("workers still running after shutdown; stopping anyway", "waited", stopWait)
+	}
 	if b.link != nil {
 		b.link.publishWait(b.base+"/bridge/state", 1, true, []byte("offline"), 2*time.Second)
 		b.link.disconnect()
@@ -261,7 +301,7 @@ func (b *Bridge) onConnect(ctx context.Context) {
 	}
 	b.setConnected(true)
 	if b.cfg.HomeAssistant.Discovery {
-		b.cleanupO.Do(func() { go b.removeStaleDiscovery(ctx) })
+		b.cleanupO.Do(func() { b.spawn(func() { b.removeStaleDiscovery(ctx) }) })
 	}
 }
 
@@ -311,7 +351,7 @@ func (b *Bridge) onHAStatus(ctx context.Context, payload []byte) {
 	}
 	wait := time.Duration(rand.Int64N(int64(b.opts.BirthJitter)))
 	b.log.Info("home assistant came online; re-announcing", "after", wait.Round(time.Millisecond))
-	go func() {
+	b.spawn(func() {
 		select {
 		case <-ctx.Done():
 			return
@@ -322,5 +362,5 @@ func (b *Bridge) onHAStatus(ctx context.Context, payload []byte) {
 		for _, u := range b.unitList() {
 			u.republish()
 		}
-	}()
+	})
 }

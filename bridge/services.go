@@ -43,5 +43,5 @@ func (h serviceHost) Offer(o charger.Offer) {
 	c := Candidate{ID: o.Driver + ":" + o.Address, Driver: o.Driver, Address: o.Address,
 		Brand: o.Identity.Brand, Model: o.Identity.Model, Serial: o.Identity.Serial, Firmware: o.Identity.Firmware,
 		FoundBy: o.Driver}
-	go h.b.Offer(c, !o.Pending && o.Online)
+	h.b.spawn(func() { h.b.Offer(c, !o.Pending && o.Online) })
 }

@@ -69,9 +69,9 @@ func newSiteLoop(b *Bridge) (*siteLoop, error) {
 
 func (s *siteLoop) start(ctx context.Context) {
 	for _, m := range s.meters {
-		go m.run(ctx)
+		s.b.spawn(func() { m.run(ctx) })
 	}
-	go func() {
+	s.b.spawn(func() {
 		t := time.NewTicker(s.cfg.Tick)
 		defer t.Stop()
 		for {
@@ -82,7 +82,7 @@ func (s *siteLoop) start(ctx context.Context) {
 				s.tick(now)
 			}
 		}
-	}()
+	})
 }
 
 // controlOf returns the charger's runtime settings, defaulting to its

@@ -77,12 +77,16 @@ func (u *unit) topic(leaf string) string { return u.b.base + "/" + u.id + "/" + 
 
 // start runs the worker until ctx ends or stopWorker is called.
 func (u *unit) start(ctx context.Context) {
-	ctx, u.stop = context.WithCancel(ctx)
-	u.done = make(chan struct{})
-	go func() {
-		defer close(u.done)
+	ctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	if !u.b.spawn(func() {
+		defer close(done)
 		u.run(ctx)
-	}()
+	}) {
+		stop()
+		return // the bridge is stopping
+	}
+	u.stop, u.done = stop, done
 }
 
 // stopWorker stops the worker and waits for it.

@@ -1,0 +1,68 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evbridge/evbridge/bridge"
+	"github.com/evbridge/evbridge/bridge/bridgetest"
+	"github.com/evbridge/evbridge/bridge/charger"
+	"github.com/evbridge/evbridge/bridge/config"
+)
+
+// slowCloser is a charger whose Close takes a while, like a driver
+// saying goodbye to its device.
+type slowCloser struct {
+	polled    chan struct{}
+	pollOnce  sync.Once
+	closed    atomic.Bool
+	closeTime time.Duration
+}
+
+func (c *slowCloser) Poll(context.Context) (charger.State, error) {
+	c.pollOnce.Do(func() { close(c.polled) })
+	return charger.State{}, nil
+}
+
+func (c *slowCloser) Close() error {
+	time.Sleep(c.closeTime)
+	c.closed.Store(true)
+	return nil
+}
+
+// Stop returns only after every worker has finished, its driver closed,
+// even when the caller has not cancelled Start's context: a state write or
+// device command that outlived Stop could land after the process (or a
+// test's temporary directory) is gone. This failed in CI before Stop
+// waited, as a state file written into a test directory being removed.
+func TestStopWaitsForWorkers(t *testing.T) {
+	dev := &slowCloser{polled: make(chan struct{}), closeTime: 300 * time.Millisecond}
+	reg := &charger.Registry{}
+	reg.Add(charger.Driver{Name: "slowclose", DefaultPollInterval: time.Second, DefaultPort: 1,
+		New: func(charger.Settings, any, *slog.Logger) (charger.Charger, error) { return dev, nil }})
+	cfg := testConfig()
+	cfg.MQTT.Embedded.Listen = fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
+	cfg.Chargers = []config.Charger{{Name: "garage", Driver: "slowclose", Address: "127.0.0.1:1",
+		MaxCurrent: 16, PollInterval: 100 * time.Millisecond, Timeout: time.Second}}
+	b, err := bridge.New(bridge.Options{Config: cfg, Registry: reg, Log: testLogger(t), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(bridgetest.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-dev.polled:
+	case <-time.After(wait):
+		t.Fatal("the charger was never polled")
+	}
+	b.Stop()
+	if !dev.closed.Load() {
+		t.Fatal("Stop returned while the charger's worker was still running")
+	}
+}

@@ -79,6 +79,8 @@ type Bridge struct {
 	unitsMu sync.RWMutex
 	pending map[string]Candidate // discovered, not yet accepted, by candidate id
 
+	announceMu sync.Mutex // orders building and publishing discovery configs; taken before mu
+
 	mu        sync.Mutex
 	announced map[string]string // discovery topic → payload last sent
 	connected bool

@@ -41,20 +41,48 @@ func (b *Bridge) announce(u *unit, force bool) {
 	if !b.cfg.HomeAssistant.Discovery || b.link == nil {
 		return
 	}
-	b.send(ha.ChargerDevice(b.ha, u.chargerInfo()), force)
+	b.send(func() (ha.Message, bool) {
+		if u.removed.Load() {
+			return ha.Message{}, false // its removal is (being) published
+		}
+		return ha.ChargerDevice(b.ha, u.chargerInfo()), true
+	}, force)
+}
+
+// unannounce clears u's retained discovery config, after which announce
+// sends nothing for u.
+func (b *Bridge) unannounce(u *unit) {
+	u.removed.Store(true)
+	b.announceMu.Lock()
+	defer b.announceMu.Unlock()
+	m := ha.Removal(b.ha, ha.ChargerObjectID(b.ha, u.id))
+	b.mu.Lock()
+	delete(b.announced, m.Topic)
+	b.mu.Unlock()
+	b.link.publish(m.Topic, m.QoS, m.Retain, m.Payload)
 }
 
 func (b *Bridge) announceAll(force bool) {
 	if !b.cfg.HomeAssistant.Discovery {
 		return
 	}
-	b.send(ha.BridgeDevice(b.ha), force)
+	b.send(func() (ha.Message, bool) { return ha.BridgeDevice(b.ha), true }, force)
 	for _, u := range b.unitList() {
 		b.announce(u, force)
 	}
 }
 
-func (b *Bridge) send(m ha.Message, force bool) {
+// send builds a discovery message and publishes it, both under
+// announceMu: a config built from an older reading (say, before the
+// serial was known) must never reach the broker after a newer one, or the
+// retained config stays stale while announced says it is current.
+func (b *Bridge) send(build func() (ha.Message, bool), force bool) {
+	b.announceMu.Lock()
+	defer b.announceMu.Unlock()
+	m, ok := build()
+	if !ok {
+		return
+	}
 	b.mu.Lock()
 	// Entities whose key disappeared (a capability changed) are removed
 	// explicitly: HA keeps them otherwise.

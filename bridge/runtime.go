@@ -11,7 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/evbridge/evbridge/bridge/config"
-	"github.com/evbridge/evbridge/ha"
 )
 
 func (b *Bridge) unitList() []*unit {
@@ -134,11 +133,8 @@ func (b *Bridge) RemoveCharger(name string) error {
 	b.unitsMu.Unlock()
 	u.stopWorker()
 	if b.link != nil {
-		m := ha.Removal(b.ha, ha.ChargerObjectID(b.ha, name))
-		b.link.publish(m.Topic, m.QoS, m.Retain, m.Payload)
-		for _, leaf := range []string{"state", "availability"} {
-			b.link.publish(u.topic(leaf), 1, true, nil)
-		}
+		b.unannounce(u)
+		u.clearRetained()
 	}
 	b.opts.Observer.ObserveRemoved(name)
 	b.log.Info("charger removed", "charger", name)
@@ -173,6 +169,7 @@ func (b *Bridge) MoveCharger(name, address, foundBy string) error {
 	}
 	b.unitsMu.Unlock()
 	old.stopWorker()
+	old.retire()
 	b.log.Warn("charger moved to a new address; following it", "charger", name, "from", from, "to", address, "found_by", foundBy)
 	if b.link != nil {
 		b.logEvent("info", fmt.Sprintf("charger %s moved from %s to %s (found by %s)", name, from, address, foundBy), nil)

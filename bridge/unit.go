@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evbridge/evbridge/bridge/charger"
@@ -36,6 +37,16 @@ type unit struct {
 	cfgFromFile bool
 	stop        context.CancelFunc
 	done        chan struct{}
+
+	// pubMu orders every change of state or availability with its
+	// publication: held from reading or changing u.state until the
+	// message is handed to the broker, so a slower goroutine cannot
+	// publish an older state after a newer one (the retained message
+	// would stay stale). Taken before mu, never inside it.
+	pubMu sync.Mutex
+	// removed is set when the charger is removed at runtime: from then on
+	// nothing of it is published, whatever goroutine was about to.
+	removed atomic.Bool
 
 	mu          sync.Mutex
 	pending     Command
@@ -175,6 +186,8 @@ func (u *unit) poll(ctx context.Context) {
 	now := time.Now()
 	next.LastSeen = now.UTC().Format(time.RFC3339)
 
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
 	u.mu.Lock()
 	wasFailing := u.failures > 0
 	u.failures = 0
@@ -223,6 +236,8 @@ func (u *unit) rssiProblem(rssi *float64, now time.Time) bool {
 }
 
 func (u *unit) pollFailed(err error) {
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
 	u.mu.Lock()
 	u.failures++
 	f := u.failures
@@ -280,6 +295,9 @@ func checkReading(s charger.State) error {
 }
 
 func (u *unit) publishState(st PublishedState) {
+	if u.removed.Load() {
+		return
+	}
 	payload, err := json.Marshal(st)
 	if err != nil {
 		u.log.Error("encode state", "err", err)
@@ -293,6 +311,11 @@ func (u *unit) publishState(st PublishedState) {
 // republish sends the retained state and availability again (after a
 // broker reconnect or a Home Assistant restart).
 func (u *unit) republish() {
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
+	if u.removed.Load() {
+		return
+	}
 	u.mu.Lock()
 	st, polled, avail := u.state, u.polled, u.available
 	u.mu.Unlock()
@@ -306,6 +329,25 @@ func (u *unit) republish() {
 	if polled {
 		u.publishState(st)
 	}
+}
+
+// clearRetained empties u's retained state and availability once it is
+// removed; under pubMu, so no publication in flight can follow it.
+func (u *unit) clearRetained() {
+	u.removed.Store(true)
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
+	for _, leaf := range []string{"state", "availability"} {
+		u.b.link.publish(u.topic(leaf), 1, true, nil)
+	}
+}
+
+// retire stops u's publications for good when another unit takes its
+// place (a move), and waits for one in flight.
+func (u *unit) retire() {
+	u.removed.Store(true)
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
 }
 
 // snapshot returns the last reading and whether there is one.
@@ -330,6 +372,8 @@ func (u *unit) fillControl(st *PublishedState) {
 // setControl records the controller's settings and, when reason is not
 // empty, its latest reason, and publishes the state if that changed it.
 func (u *unit) setControl(c control, reason string) {
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
 	u.mu.Lock()
 	u.ctl = c
 	if reason != "" {

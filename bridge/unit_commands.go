@@ -183,6 +183,8 @@ func (u *unit) reportError(source string, err error) {
 		"time":    time.Now().UTC().Format(time.RFC3339),
 	})
 	u.b.link.publish(u.topic("error"), 1, false, msg)
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
 	u.mu.Lock()
 	u.lastError = source + ": " + err.Error()
 	st, polled := u.state, u.polled

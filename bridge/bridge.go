@@ -80,6 +80,7 @@ type Bridge struct {
 	pending map[string]Candidate // discovered, not yet accepted, by candidate id
 
 	announceMu sync.Mutex // orders building and publishing discovery configs; taken before mu
+	listsMu    sync.Mutex // the same for bridge/info and bridge/discovered
 
 	mu        sync.Mutex
 	announced map[string]string // discovery topic → payload last sent
@@ -317,6 +318,8 @@ type BridgeInfo struct {
 }
 
 func (b *Bridge) publishInfo() {
+	b.listsMu.Lock() // the newest list is the last one published
+	defer b.listsMu.Unlock()
 	info := BridgeInfo{Version: b.version, Chargers: []string{}, Started: b.started.UTC().Format(time.RFC3339), Config: b.cfg.Redacted()}
 	drivers := map[string]bool{}
 	for _, u := range b.unitList() {

@@ -273,6 +273,8 @@ func (b *Bridge) publishPending() {
 	if b.link == nil {
 		return
 	}
+	b.listsMu.Lock() // the newest list is the last one published
+	defer b.listsMu.Unlock()
 	payload, _ := json.Marshal(b.Pending())
 	b.link.publish(b.base+"/bridge/discovered", 1, true, payload)
 }

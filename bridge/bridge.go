@@ -159,9 +159,15 @@ func (b *Bridge) BrokerURL() string {
 
 // Start starts the embedded broker when none is configured, the MQTT
 // connection and the charger workers, and returns; Run waits for ctx.
-func (b *Bridge) Start(ctx context.Context) error {
+func (b *Bridge) Start(ctx context.Context) (err error) {
 	b.started = time.Now()
 	ctx, b.cancel = context.WithCancel(ctx)
+	defer func() {
+		if err != nil { // undo what started: services, the broker
+			b.cancel()
+			b.closeBroker()
+		}
+	}()
 	if b.cfg.MQTT.Broker == "" {
 		br, err := StartEmbeddedBroker(b.cfg.MQTT.Embedded.Listen, b.log)
 		if err != nil {
@@ -178,12 +184,10 @@ func (b *Bridge) Start(ctx context.Context) error {
 		MaxInterval: b.opts.ReconnectMax,
 	}, b.log.With("component", "mqtt"))
 	if err != nil {
-		b.closeBroker()
 		return err
 	}
 	b.link = link
 	if err := b.startServices(ctx); err != nil {
-		b.closeBroker()
 		return err
 	}
 	b.restoreChargers()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/evbridge/evbridge/bridge/bridgetest"
 	"github.com/evbridge/evbridge/bridge/charger"
 	"github.com/evbridge/evbridge/bridge/config"
+	"github.com/evbridge/evbridge/drivers/ocpp"
 )
 
 // slowCloser is a charger whose Close takes a while, like a driver
@@ -65,4 +68,40 @@ func TestStopWaitsForWorkers(t *testing.T) {
 	if !dev.closed.Load() {
 		t.Fatal("Stop returned while the charger's worker was still running")
 	}
+}
+
+// A Start that fails half-way (here: the OCPP port is taken) says which
+// address, and undoes what it had started: the embedded broker's port is
+// free again, so a retry or a second configuration can have it.
+func TestStartFailureUndoesItself(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	sc := ocpp.DefaultServerConfig()
+	sc.Listen = taken.Addr().String()
+	brokerAddr := fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
+	cfg := testConfig()
+	cfg.MQTT.Embedded.Listen = brokerAddr
+	cfg.Services = map[string]any{"ocpp": &sc}
+	cfg.Chargers = []config.Charger{{Name: "pulsar", Driver: "ocpp", Address: "CP1", MaxCurrent: 16,
+		PollInterval: time.Second, Timeout: time.Second, Options: &ocpp.Options{Connector: 1}}}
+	b, err := bridge.New(bridge.Options{Config: cfg, Log: testLogger(t), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Start(bridgetest.Context(t))
+	if err == nil {
+		b.Stop()
+		t.Fatal("Start succeeded on a taken OCPP port")
+	}
+	if !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Errorf("the error does not name the taken address: %v", err)
+	}
+	ln, err := net.Listen("tcp", brokerAddr)
+	if err != nil {
+		t.Fatalf("the embedded broker still holds %s after the failed Start: %v", brokerAddr, err)
+	}
+	ln.Close()
 }

@@ -290,14 +290,16 @@ func (b *Bridge) persistChargers() {
 	if b.store == nil {
 		return
 	}
-	var list []persistedCharger
-	for _, u := range b.unitList() {
-		if u.cfgFromFile {
-			continue
+	err := b.store.Update(stateChargers, func() any {
+		var list []persistedCharger
+		for _, u := range b.unitList() {
+			if !u.cfgFromFile {
+				list = append(list, persistedCharger{Spec: u.spec()})
+			}
 		}
-		list = append(list, persistedCharger{Spec: u.spec()})
-	}
-	if err := b.store.Save(stateChargers, list); err != nil {
+		return list
+	})
+	if err != nil {
 		b.log.Warn("runtime chargers not saved", "err", err)
 	}
 }

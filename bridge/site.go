@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -90,6 +91,11 @@ func (s *siteLoop) start(ctx context.Context) {
 func (s *siteLoop) controlOf(u *unit) control {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.controlOfLocked(u)
+}
+
+// controlOfLocked is controlOf for a caller that holds s.mu.
+func (s *siteLoop) controlOfLocked(u *unit) control {
 	c, ok := s.controls[u.id]
 	if !ok || !solar.Mode(c.Mode).Valid() {
 		c.Mode = u.cfg.Mode
@@ -102,7 +108,8 @@ func (s *siteLoop) controlOf(u *unit) control {
 
 // setControl applies and keeps a mode or plan change.
 func (s *siteLoop) setControl(u *unit, cmd Command) {
-	c := s.controlOf(u)
+	s.mu.Lock() // read, change and write back as one step: two commands at once both count
+	c := s.controlOfLocked(u)
 	if cmd.Mode != nil {
 		c.Mode = *cmd.Mode
 	}
@@ -112,17 +119,17 @@ func (s *siteLoop) setControl(u *unit, cmd Command) {
 	if cmd.PlanDeparture != nil {
 		c.PlanDeparture = *cmd.PlanDeparture
 	}
-	s.mu.Lock()
 	s.controls[u.id] = c
-	snapshot := make(map[string]control, len(s.controls))
-	for k, v := range s.controls {
-		snapshot[k] = v
-	}
 	s.mu.Unlock()
 	u.b.log.Info("charging mode set", "charger", u.id, "mode", c.Mode, "plan_energy", c.PlanEnergy, "plan_departure", c.PlanDeparture)
 	u.setControl(c, "")
 	if s.b.store != nil {
-		if err := s.b.store.Save(stateControls, snapshot); err != nil {
+		err := s.b.store.Update(stateControls, func() any {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return maps.Clone(s.controls)
+		})
+		if err != nil {
 			s.b.log.Warn("charging modes not saved", "err", err)
 		}
 	}

@@ -138,11 +138,15 @@ func (b *Bridge) onSiteSet(topic string, payload []byte) {
 	}
 	b.site.mu.Lock()
 	b.site.tuning.merge(t)
-	saved := b.site.tuning
 	b.site.mu.Unlock()
 	b.log.Info("site settings changed", "payload", truncate(string(payload), 200))
 	if b.store != nil {
-		if err := b.store.Save(stateTuning, saved); err != nil {
+		err := b.store.Update(stateTuning, func() any {
+			b.site.mu.Lock()
+			defer b.site.mu.Unlock()
+			return b.site.tuning
+		})
+		if err != nil {
 			b.log.Warn("site settings not saved", "err", err)
 		}
 	}

@@ -99,12 +99,21 @@ func (s *Store) Load(key string, v any) (bool, error) {
 // file cannot be written the value is kept in memory and the error
 // returned (and logged once).
 func (s *Store) Save(key string, v any) error {
-	raw, err := json.Marshal(v)
+	return s.Update(key, func() any { return v })
+}
+
+// Update is Save with the value taken by current while the store is
+// locked, for callers that snapshot shared state: two goroutines saving
+// the same section are then written in the order they took their
+// snapshots, so an older snapshot never overwrites a newer one. current
+// must not call the store.
+func (s *Store) Update(key string, current func() any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, err := json.Marshal(current())
 	if err != nil {
 		return fmt.Errorf("state section %q: %w", key, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if bytes.Equal(s.sections[key], raw) {
 		return nil
 	}

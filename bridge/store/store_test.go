@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -103,5 +104,47 @@ func TestUnwritableDirectoryKeepsWorkingInMemory(t *testing.T) {
 	var got modes
 	if ok, _ := s.Load("modes", &got); !ok || got.Modes["a"] != "now" {
 		t.Fatal("value lost after a failed write")
+	}
+}
+
+// Update takes its value while the store is locked, so two goroutines
+// saving one section land in the order of their snapshots: the older
+// snapshot, though slower to arrive, cannot overwrite the newer one.
+func TestUpdateWritesInSnapshotOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	s, err := Open(path, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	olderTaken, release, olderDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(olderDone)
+		_ = s.Update("modes", func() any {
+			close(olderTaken)
+			<-release
+			return modes{Modes: map[string]string{"garage": "older"}}
+		})
+	}()
+	<-olderTaken
+	newerDone := make(chan struct{})
+	go func() {
+		defer close(newerDone)
+		_ = s.Update("modes", func() any { return modes{Modes: map[string]string{"garage": "newer"}} })
+	}()
+	select {
+	case <-newerDone:
+		t.Error("an Update finished while another one held its snapshot")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	<-olderDone
+	<-newerDone
+	s2, err := Open(path, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got modes
+	if _, err := s2.Load("modes", &got); err != nil || got.Modes["garage"] != "newer" {
+		t.Errorf("file holds %v (%v); want the newer snapshot", got.Modes, err)
 	}
 }

@@ -122,7 +122,7 @@ func (s *siteLoop) setControl(u *unit, cmd Command) {
 	s.controls[u.id] = c
 	s.mu.Unlock()
 	u.b.log.Info("charging mode set", "charger", u.id, "mode", c.Mode, "plan_energy", c.PlanEnergy, "plan_departure", c.PlanDeparture)
-	u.setControl(c, "")
+	u.setControl("")
 	if s.b.store != nil {
 		err := s.b.store.Update(stateControls, func() any {
 			s.mu.Lock()
@@ -261,7 +261,7 @@ func (s *siteLoop) chargerInputs(u *unit, now time.Time) (solar.Charger, solar.C
 func (s *siteLoop) apply(u *unit, cd solar.ChargerDecision) {
 	reason := cd.Reason.String()
 	st, polled, online := u.snapshot()
-	u.setControl(s.controlOf(u), reason)
+	u.setControl(reason)
 	if !polled || !online {
 		return
 	}

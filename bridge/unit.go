@@ -369,11 +369,15 @@ func (u *unit) fillControl(st *PublishedState) {
 	}
 }
 
-// setControl records the controller's settings and, when reason is not
-// empty, its latest reason, and publishes the state if that changed it.
-func (u *unit) setControl(c control, reason string) {
+// setControl records the controller's current settings for u and, when
+// reason is not empty, its latest reason, and publishes the state if that
+// changed it. The settings are read under pubMu, not passed in: a caller
+// holding an older copy (the tick, racing a mode command) must not
+// publish it after the newer one.
+func (u *unit) setControl(reason string) {
 	u.pubMu.Lock()
 	defer u.pubMu.Unlock()
+	c := u.b.site.controlOf(u)
 	u.mu.Lock()
 	u.ctl = c
 	if reason != "" {

@@ -12,6 +12,10 @@ import (
 // ErrUnknownCharger is returned for a charger id that is not configured.
 var ErrUnknownCharger = errors.New("unknown charger")
 
+// ErrStopping is returned for a change asked for while evbridge shuts
+// down: it would not be carried out, nor kept.
+var ErrStopping = errors.New("evbridge is shutting down; try again once it is back")
+
 // Capabilities says what a charger can be told to do.
 type Capabilities struct {
 	SetCurrent   bool    `json:"set_current"`
@@ -68,6 +72,9 @@ func (b *Bridge) Charger(id string) (ChargerView, bool) {
 // `set` does (one code path for MQTT and HTTP). The error says why a
 // command was refused; it is also published on `<base>/<id>/error`.
 func (b *Bridge) Submit(id string, c Command, source string) error {
+	if b.isStopping() {
+		return ErrStopping
+	}
 	u := b.unit(id)
 	if u == nil {
 		return fmt.Errorf("%w %q", ErrUnknownCharger, id)

@@ -72,15 +72,19 @@ type Bridge struct {
 
 	// tasks counts the goroutines that may still touch devices or the
 	// state file, so that Stop returns only after the last of them.
-	tasks    sync.WaitGroup
-	stopping bool      // under mu; no new task starts once set
-	site     *siteLoop // nil when the controller is off
+	tasks        sync.WaitGroup
+	stopOnce     sync.Once
+	brokerClosed sync.Once
+	stopping     bool      // under mu; no new task starts once set
+	site         *siteLoop // nil when the controller is off
 
 	unitsMu sync.RWMutex
 	pending map[string]Candidate // discovered, not yet accepted, by candidate id
 
 	announceMu sync.Mutex // orders building and publishing discovery configs; taken before mu
 	listsMu    sync.Mutex // the same for bridge/info and bridge/discovered
+	offerMu    sync.Mutex // one Offer or Accept at a time: each checks, then adds
+	offers     *offerQueue
 
 	mu        sync.Mutex
 	announced map[string]string // discovery topic → payload last sent
@@ -109,7 +113,7 @@ func New(opts Options) (*Bridge, error) {
 	b := &Bridge{
 		cfg: cfg, log: opts.Log, version: opts.Version, opts: opts,
 		base: cfg.MQTT.BaseTopic, byID: map[string]*unit{}, announced: map[string]string{},
-		backoffMax: opts.BackoffMax, store: opts.Store, pending: map[string]Candidate{},
+		backoffMax: opts.BackoffMax, store: opts.Store, pending: map[string]Candidate{}, offers: newOfferQueue(),
 		ha: ha.Options{
 			Prefix: cfg.HomeAssistant.Prefix, BaseTopic: cfg.MQTT.BaseTopic, BridgeID: cfg.MQTT.BaseTopic,
 			Version: opts.Version, SupportURL: "https://github.com/evbridge/evbridge",
@@ -187,6 +191,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.link = link
+	b.spawn(func() { b.offers.run(ctx, func(o queuedOffer) { b.Offer(o.candidate, o.autoAdd) }) })
 	if err := b.startServices(ctx); err != nil {
 		return err
 	}
@@ -201,6 +206,13 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	}
 	b.spawn(func() { b.runDiscovery(ctx) })
 	return nil
+}
+
+// isStopping is true once Stop has begun; changes are refused from then on.
+func (b *Bridge) isStopping() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stopping
 }
 
 // spawn runs f in a goroutine that Stop waits for. Once Stop has begun it
@@ -232,8 +244,11 @@ const stopWait = 10 * time.Second
 
 // Stop ends every worker and waits for them (so that no state write
 // outlives it), then publishes the bridge as offline and closes the
-// connection and the embedded broker.
-func (b *Bridge) Stop() {
+// connection and the embedded broker. Calling it again does nothing (a
+// second call returns once the first has finished).
+func (b *Bridge) Stop() { b.stopOnce.Do(b.stop) }
+
+func (b *Bridge) stop() {
 	b.mu.Lock()
 	b.stopping = true
 	b.mu.Unlock()
@@ -257,10 +272,14 @@ func (b *Bridge) Stop() {
 	b.closeBroker()
 }
 
+// closeBroker closes the embedded broker once (mochi panics on a second
+// Close), whether a failed Start or Stop gets there first.
 func (b *Bridge) closeBroker() {
-	if b.broker != nil {
-		_ = b.broker.Close()
-	}
+	b.brokerClosed.Do(func() {
+		if b.broker != nil {
+			_ = b.broker.Close()
+		}
+	})
 }
 
 // Connected reports whether the MQTT connection is up.

@@ -69,6 +69,9 @@ func (b *Bridge) toConfig(spec ChargerSpec, source string) (config.Charger, erro
 // AddCharger adds and starts a charger while the bridge runs, and keeps it
 // in the state file so a restart keeps it.
 func (b *Bridge) AddCharger(spec ChargerSpec) (string, error) {
+	if b.isStopping() {
+		return "", ErrStopping
+	}
 	cc, err := b.toConfig(spec, "charger "+spec.Name)
 	if err != nil {
 		return "", err
@@ -113,6 +116,9 @@ func (b *Bridge) addUnit(cc config.Charger, fromFile bool) error {
 // topics and its Home Assistant device. Chargers of the config file are
 // removed by editing the file.
 func (b *Bridge) RemoveCharger(name string) error {
+	if b.isStopping() {
+		return ErrStopping
+	}
 	b.unitsMu.Lock()
 	u := b.byID[name]
 	if u == nil {
@@ -146,6 +152,9 @@ func (b *Bridge) RemoveCharger(name string) error {
 // MoveCharger points a charger at a new address (a DHCP move found by
 // discovery): its driver is rebuilt there, keeping its name and history.
 func (b *Bridge) MoveCharger(name, address, foundBy string) error {
+	if b.isStopping() {
+		return ErrStopping
+	}
 	b.unitsMu.Lock()
 	old := b.byID[name]
 	if old == nil {
@@ -203,6 +212,11 @@ func candidateName(c Candidate) string {
 // autoAdd, else held as pending on `<base>/bridge/discovered` until a user
 // accepts them with a `charger_add` request.
 func (b *Bridge) Offer(c Candidate, autoAdd bool) {
+	if b.isStopping() {
+		return
+	}
+	b.offerMu.Lock()
+	defer b.offerMu.Unlock()
 	if c.ID == "" {
 		c.ID = c.Driver + ":" + firstNonEmpty(c.Serial, c.Address)
 	}
@@ -249,6 +263,11 @@ func (b *Bridge) Pending() []Candidate {
 
 // Accept adds a pending charger, optionally under another name.
 func (b *Bridge) Accept(id, name string) (string, error) {
+	if b.isStopping() {
+		return "", ErrStopping
+	}
+	b.offerMu.Lock() // two accepts of one candidate must not both add it
+	defer b.offerMu.Unlock()
 	b.unitsMu.RLock()
 	c, ok := b.pending[id]
 	b.unitsMu.RUnlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/evbridge/evbridge/bridge/charger"
 )
@@ -43,5 +44,54 @@ func (h serviceHost) Offer(o charger.Offer) {
 	c := Candidate{ID: o.Driver + ":" + o.Address, Driver: o.Driver, Address: o.Address,
 		Brand: o.Identity.Brand, Model: o.Identity.Model, Serial: o.Identity.Serial, Firmware: o.Identity.Firmware,
 		FoundBy: o.Driver}
-	h.b.spawn(func() { h.b.Offer(c, !o.Pending && o.Online) })
+	h.b.offers.push(queuedOffer{c, !o.Pending && o.Online})
+}
+
+type queuedOffer struct {
+	candidate Candidate
+	autoAdd   bool
+}
+
+// offerQueue hands the services' offers to the core one at a time, in
+// the order they were made: a charge point's offer at connect (no
+// identity yet) must not overtake its offer at boot (brand, serial), or
+// the pending list keeps the older one, and with auto-add both could
+// become chargers.
+type offerQueue struct {
+	mu    sync.Mutex
+	items []queuedOffer
+	wake  chan struct{} // one slot: "there is something to take"
+}
+
+func newOfferQueue() *offerQueue { return &offerQueue{wake: make(chan struct{}, 1)} }
+
+func (q *offerQueue) push(o queuedOffer) {
+	q.mu.Lock()
+	q.items = append(q.items, o)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// run passes the offers to take, in order, until ctx ends.
+func (q *offerQueue) run(ctx context.Context, take func(queuedOffer)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		}
+		q.mu.Lock()
+		items := q.items
+		q.items = nil
+		q.mu.Unlock()
+		for _, o := range items {
+			if ctx.Err() != nil {
+				return
+			}
+			take(o)
+		}
+	}
 }

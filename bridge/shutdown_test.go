@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -104,4 +105,26 @@ func TestStartFailureUndoesItself(t *testing.T) {
 		t.Fatalf("the embedded broker still holds %s after the failed Start: %v", brokerAddr, err)
 	}
 	ln.Close()
+}
+
+// Once Stop has begun, changes are refused with ErrStopping instead of
+// being half carried out (a mode saved after the workers are gone).
+func TestChangesRefusedAfterStop(t *testing.T) {
+	ctx := bridgetest.Context(t)
+	sim := startGoe(t, ctx)
+	cfg := testConfig()
+	cfg.MQTT.Embedded.Listen = fmt.Sprintf("127.0.0.1:%d", bridgetest.FreePort(t))
+	cfg.Chargers = []config.Charger{goeCharger("garage", sim.Addr())}
+	b := startBridge(t, ctx, cfg)
+	b.Stop()
+	limit := 10.0
+	if err := b.Submit("garage", bridge.Command{CurrentLimit: &limit}, "test"); !errors.Is(err, bridge.ErrStopping) {
+		t.Errorf("Submit after Stop: %v, want ErrStopping", err)
+	}
+	if _, err := b.AddCharger(bridge.ChargerSpec{Name: "late", Driver: "goe", Address: sim.Addr()}); !errors.Is(err, bridge.ErrStopping) {
+		t.Errorf("AddCharger after Stop: %v, want ErrStopping", err)
+	}
+	if _, ok := b.Charger("late"); ok {
+		t.Error("a charger was added after Stop")
+	}
 }

@@ -131,6 +131,10 @@ func (b *Bridge) onSiteSet(topic string, payload []byte) {
 		report(errors.New("the solar controller is off: set site.grid_meter in the config"))
 		return
 	}
+	if b.isStopping() {
+		report(ErrStopping)
+		return
+	}
 	t, err := parseTuning(field, payload)
 	if err != nil {
 		report(err)

@@ -104,6 +104,9 @@ func (s *Server) command(c echo.Context) error {
 		if errors.Is(err, bridge.ErrUnknownCharger) {
 			return noCharger(id)
 		}
+		if errors.Is(err, bridge.ErrStopping) {
+			return problem(http.StatusServiceUnavailable, "shutting-down", err.Error())
+		}
 		return problem(http.StatusUnprocessableEntity, "command-refused", err.Error()).withErrors(err)
 	}
 	return sendJSON(c, http.StatusAccepted, commandAccepted{Charger: id, Accepted: cmd})
@@ -149,6 +152,9 @@ func (s *Server) accept(c echo.Context) error {
 	}
 	name, err := s.b.Accept(id, body.Name)
 	if err != nil {
+		if errors.Is(err, bridge.ErrStopping) {
+			return problem(http.StatusServiceUnavailable, "shutting-down", err.Error())
+		}
 		return problem(http.StatusUnprocessableEntity, "accept-refused", err.Error()).withErrors(err)
 	}
 	return sendJSON(c, http.StatusCreated, map[string]string{"id": id, "charger": name})

@@ -132,8 +132,8 @@ Set a current:        mosquitto_pub -h %s -p %s -t evbridge/%s/set/current_limit
 Stop with Ctrl-C.
 `, version, *mqttListen, len(cfg.Chargers), host, port, host, port, cfg.Chargers[0].Name, webLine, ocppLine)
 	<-ctx.Done()
+	waitWeb() // requests in flight finish before the bridge stops taking changes
 	b.Stop()
-	waitWeb()
 	return nil
 }
 

@@ -69,8 +69,8 @@ func runWithWeb(ctx context.Context, b *bridge.Bridge, cfg config.HTTP, m *metri
 		wait = w
 	}
 	<-ctx.Done()
+	wait() // requests in flight finish before the bridge stops taking changes
 	b.Stop()
-	wait()
 	return nil
 }
 

@@ -68,6 +68,9 @@ func browser(t *testing.T, bin string) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-proxy-server", true),
+		// The default 20 s for Chromium to print its DevTools address
+		// was once too short with the race-detector suite on both cores.
+		chromedp.WSURLReadTimeout(60*time.Second),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)

@@ -74,6 +74,7 @@ type Bridge struct {
 	// state file, so that Stop returns only after the last of them.
 	tasks        sync.WaitGroup
 	stopOnce     sync.Once
+	serviceStops []func() // of the running services, in start order
 	brokerClosed sync.Once
 	stopping     bool      // under mu; no new task starts once set
 	site         *siteLoop // nil when the controller is off
@@ -169,6 +170,7 @@ func (b *Bridge) Start(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil { // undo what started: services, the broker
 			b.cancel()
+			b.stopServices()
 			b.closeBroker()
 		}
 	}()
@@ -265,6 +267,7 @@ func (b *Bridge) stop() {
 	case <-time.After(stopWait):
 		b.log.Error("workers still running after shutdown; stopping anyway", "waited", stopWait)
 	}
+	b.stopServices()
 	if b.link != nil {
 		b.link.publishWait(b.base+"/bridge/state", 1, true, []byte("offline"), 2*time.Second)
 		b.link.disconnect()

@@ -9,6 +9,15 @@ import (
 	"github.com/evbridge/evbridge/bridge/charger"
 )
 
+// stopServices stops the services, last started first, and waits for
+// each.
+func (b *Bridge) stopServices() {
+	for i := len(b.serviceStops) - 1; i >= 0; i-- {
+		b.serviceStops[i]()
+	}
+	b.serviceStops = nil
+}
+
 // startServices starts the driver services (such as the OCPP central
 // system) that the config has a block for or that a charger's driver
 // needs, before the charger workers poll.
@@ -26,8 +35,12 @@ func (b *Bridge) startServices(ctx context.Context) error {
 			opts = svc.NewOptions()
 		}
 		log := b.log.With("service", svc.Name)
-		if err := svc.Start(ctx, opts, serviceHost{b}, log); err != nil {
+		stop, err := svc.Start(ctx, opts, serviceHost{b}, log)
+		if err != nil {
 			return fmt.Errorf("%s: %w", svc.Name, err)
+		}
+		if stop != nil {
+			b.serviceStops = append(b.serviceStops, stop)
 		}
 		log.Info("service started", "title", svc.Title)
 	}

@@ -10,8 +10,8 @@ import (
 // drivers: a server that chargers dial into (an OCPP central system), where
 // the usual "the core polls the device" direction is reversed. The core
 // starts each configured service once at boot, before the charger workers,
-// and stops it with the context. A service never speaks MQTT; it reaches
-// the core only through ServiceHost.
+// and stops it when it stops (after the workers, and waiting for it). A
+// service never speaks MQTT; it reaches the core only through ServiceHost.
 type Service struct {
 	// Name is the service's config key (`ocpp:` → "ocpp"); usually the
 	// name of the driver it serves.
@@ -27,9 +27,11 @@ type Service struct {
 	// strictly. Nil means the service takes no options.
 	NewOptions func() any
 	// Start starts serving and returns once the service is ready (or has
-	// failed to start, e.g. its port is taken); the service then runs until
-	// ctx ends. opts is what NewOptions returned, decoded.
-	Start func(ctx context.Context, opts any, host ServiceHost, log *slog.Logger) error
+	// failed to start, e.g. its port is taken). The service then runs
+	// until ctx ends or stop is called; stop returns only once the service
+	// has let go of its port and its connections, so a restart in the same
+	// process finds them free. opts is what NewOptions returned, decoded.
+	Start func(ctx context.Context, opts any, host ServiceHost, log *slog.Logger) (stop func(), err error)
 }
 
 // ServiceHost is what the core offers a running service.

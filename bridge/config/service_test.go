@@ -15,7 +15,7 @@ type testServiceOptions struct {
 
 func init() {
 	charger.RegisterService(charger.Service{Name: "testsvc", NewOptions: func() any { return &testServiceOptions{Listen: ":1"} },
-		Start: func(context.Context, any, charger.ServiceHost, *slog.Logger) error { return nil }})
+		Start: func(context.Context, any, charger.ServiceHost, *slog.Logger) (func(), error) { return func() {}, nil }})
 }
 
 // A driver service's top-level block (like ocpp:) is decoded strictly into

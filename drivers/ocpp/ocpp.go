@@ -65,16 +65,19 @@ func init() {
 		Title:      "OCPP central system",
 		Drivers:    []string{"ocpp"},
 		NewOptions: func() any { c := DefaultServerConfig(); return &c },
-		Start: func(ctx context.Context, opts any, host charger.ServiceHost, log *slog.Logger) error {
+		Start: func(ctx context.Context, opts any, host charger.ServiceHost, log *slog.Logger) (func(), error) {
 			cfg := DefaultServerConfig()
 			if c, ok := opts.(*ServerConfig); ok && c != nil {
 				cfg = *c
 			}
 			cs, err := NewCentralSystem(cfg, DefaultRegistry, host, log)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return cs.Start(ctx)
+			if err := cs.Start(ctx); err != nil {
+				return nil, err
+			}
+			return cs.Close, nil
 		},
 	})
 }

@@ -40,10 +40,12 @@ func TestServiceAndSimulatorRegistered(t *testing.T) {
 	host := &fakeHost{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := svc.Start(ctx, opts, host, testLog(t)); err != nil {
+	stop, err := svc.Start(ctx, opts, host, testLog(t))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx, opts, host, testLog(t)); err == nil {
+	defer stop()
+	if _, err := svc.Start(ctx, opts, host, testLog(t)); err == nil {
 		t.Fatal("a second central system started on the same registry")
 	}
 
@@ -84,7 +86,17 @@ func TestServiceAndSimulatorRegistered(t *testing.T) {
 	if err := <-simDone; err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the central system to stop", func() (bool, any) { return !DefaultRegistry.served(), nil })
+	// stop returns once the central system has let go of the registry
+	// and its port, so the core can start another at once.
+	stop()
+	if DefaultRegistry.served() {
+		t.Error("the registry is still served after stop returned")
+	}
+	if ln, err := net.Listen("tcp", addr); err != nil {
+		t.Errorf("the port is still held after stop returned: %v", err)
+	} else {
+		ln.Close()
+	}
 	if err := sim.Run(context.Background(), addr+"#quirks=nonsense", nil); err == nil {
 		t.Fatal("unknown quirk profile accepted")
 	}
